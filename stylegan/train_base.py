@@ -1,0 +1,278 @@
+"""Train a base generator from scratch, in the v1 format (7-dim property label through
+`label_weight`), so that the v5 and v6 conversions apply to it as to the published file.
+
+    python -m stylegan.train_base --data world --preset world64 --out outputs/base_world64
+
+Training: the non-saturating logistic GAN loss, R1 on reals (lazily, every `r1_interval` steps,
+scaled so its strength is the same), style mixing, a label-aware StyleGAN discriminator, and an
+exponential moving average of the generator, which is what gets saved. Fakes take the labels of
+other real images, so the generator learns the data's label distribution. Everything that decides
+the next step (weights, optimizer moments, step, random states) is in the checkpoint, so a resumed
+run continues exactly where it stopped.
+"""
+import argparse
+import copy
+import csv
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from atomic_write import atomic_write
+from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from stylegan.discriminator import Discriminator
+from stylegan.generate import contact_sheet, save_png, to_uint8
+from stylegan.generator import Generator
+from stylegan.loading import save_generator
+from stylegan.presets import preset
+
+LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
+
+
+def load_training_set(table_path, resolution):
+    """Images [N, 3, R, R] uint8 and labels [N, 7] float32 from an all_scores table."""
+    table = read_score_table(table_path)
+    images = np.stack([
+        np.asarray(Image.open(path).convert('RGB').resize((resolution, resolution), Image.BOX))
+        for path in tqdm(table.abs_img_path, desc='loading images', unit='img')])
+    labels = table.loc[:, list(SCORE_COLUMNS)].to_numpy(np.float32)
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def discriminator_config(generator_config, mbstd_group_size=4):
+    return dict(resolution=generator_config['resolution'], fmaps_base=generator_config['fmaps_base'],
+                fmaps_max=generator_config['fmaps_max'], label_dim=generator_config['label_dim'],
+                mbstd_group_size=mbstd_group_size)
+
+
+def mixed_styles(G, z, z_mix, labels, mixing_prob, rng):
+    """wp for a batch; with probability `mixing_prob` the layers from a random cutoff on take the
+    w of a second z (style mixing keeps the layers' styles from depending on each other)."""
+    wp = G.truncation(G.mapping(z, labels))
+    if torch.rand((), generator=rng).item() < mixing_prob:
+        cutoff = int(torch.randint(1, G.num_layers, (), generator=rng))
+        wp = torch.cat([wp[:, :cutoff], G.truncation(G.mapping(z_mix, labels))[:, cutoff:]], dim=1)
+    return wp
+
+
+class BaseTrainer:
+    def __init__(self, args, images, labels):
+        self.args = args
+        self.device = torch.device(args.device)
+        self.images, self.labels = images, labels
+        torch.manual_seed(args.seed)
+        self.rng = torch.Generator().manual_seed(args.seed)
+        config = preset(args.preset)
+        self.G = Generator(config).to(self.device).train()
+        self.D = Discriminator(discriminator_config(config)).to(self.device).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        betas = (0.0, 0.99)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=args.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=args.lr, betas=betas)
+        self.step = 0
+        fixed = torch.Generator().manual_seed(12345)
+        self.sample_z = torch.randn(32, config['z_dim'], generator=fixed)
+        self.sample_labels = labels[torch.randint(len(labels), (32,), generator=fixed)]
+
+    # ---- data -----------------------------------------------------------------------------
+    def batch(self):
+        index = torch.randint(len(self.images), (self.args.batch_size,), generator=self.rng)
+        reals = self.images[index].to(self.device).float() / 127.5 - 1.0
+        return reals, self.labels[index].to(self.device)
+
+    def latents(self):
+        shape = (self.args.batch_size, self.G.z_dim)
+        fake_labels = self.labels[torch.randint(len(self.labels), shape[:1], generator=self.rng)]
+        return (torch.randn(shape, generator=self.rng).to(self.device),
+                torch.randn(shape, generator=self.rng).to(self.device),
+                fake_labels.to(self.device))
+
+    def fakes(self):
+        z, z_mix, labels = self.latents()
+        wp = mixed_styles(self.G, z, z_mix, labels, self.args.style_mixing, self.rng)
+        return self.G.synthesis(wp, randomize_noise=True), labels
+
+    # ---- one step -------------------------------------------------------------------------
+    def train_step(self):
+        args = self.args
+        reals, real_labels = self.batch()
+        with torch.no_grad():
+            fakes, fake_labels = self.fakes()
+        lazy_r1 = args.r1_gamma > 0 and self.step % args.r1_interval == 0
+        reals.requires_grad_(lazy_r1)
+        d_real = self.D(reals, real_labels)
+        d_fake = self.D(fakes, fake_labels)
+        d_loss = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+        r1 = torch.zeros((), device=self.device)
+        if lazy_r1:
+            grad, = torch.autograd.grad(d_real.sum(), reals, create_graph=True)
+            r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean()
+            d_loss = d_loss + r1 * (args.r1_gamma / 2 * args.r1_interval)
+        self.opt_D.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_D.step()
+
+        fakes, fake_labels = self.fakes()
+        g_loss = F.softplus(-self.D(fakes, fake_labels)).mean()
+        self.opt_G.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_G.step()
+        with torch.no_grad():
+            z, _, labels = self.latents()
+            self.G.update_w_avg(self.G.mapping(z, labels), decay=0.995)
+        self.update_ema()
+        self.step += 1
+        return {'d_loss': d_loss.item(), 'g_loss': g_loss.item(), 'r1': r1.item(),
+                'd_real': d_real.mean().item(), 'd_fake': d_fake.mean().item()}
+
+    @torch.no_grad()
+    def update_ema(self):
+        beta = 0.5 ** (self.args.batch_size / (self.args.ema_kimg * 1000.0))
+        for ema, live in zip(self.G_ema.parameters(), self.G.parameters()):
+            ema.lerp_(live, 1.0 - beta)
+        for ema, live in zip(self.G_ema.buffers(), self.G.buffers()):
+            ema.copy_(live)
+
+    # ---- state ----------------------------------------------------------------------------
+    def state(self):
+        return {'G': self.G.state_dict(), 'D': self.D.state_dict(), 'G_ema': self.G_ema.state_dict(),
+                'opt_G': self.opt_G.state_dict(), 'opt_D': self.opt_D.state_dict(),
+                'step': self.step, 'rng': self.rng.get_state(),
+                'torch_rng': torch.get_rng_state(),
+                'cuda_rng': torch.cuda.get_rng_state() if self.device.type == 'cuda' else torch.zeros(0)}
+
+    def load_state(self, state):
+        self.G.load_state_dict(state['G'])
+        self.D.load_state_dict(state['D'])
+        self.G_ema.load_state_dict(state['G_ema'])
+        self.opt_G.load_state_dict(state['opt_G'])
+        self.opt_D.load_state_dict(state['opt_D'])
+        self.step = int(state['step'])
+        self.rng.set_state(state['rng'])
+        torch.set_rng_state(state['torch_rng'])
+        if self.device.type == 'cuda' and state['cuda_rng'].numel():
+            torch.cuda.set_rng_state(state['cuda_rng'])
+
+    @torch.no_grad()
+    def sample_grid(self):
+        images = self.G_ema(self.sample_z.to(self.device), self.sample_labels.to(self.device))['image']
+        return contact_sheet(to_uint8(images))
+
+
+def checkpoint_path(out_dir):
+    return os.path.join(out_dir, 'checkpoint.pth')
+
+
+def save_state(trainer, out_dir):
+    with atomic_write(checkpoint_path(out_dir)) as tmp:
+        torch.save(trainer.state(), tmp)
+
+
+def truncate_log(log_path, last_step):
+    """Drop log rows written after the checkpoint we resume from, so no step is logged twice."""
+    if not os.path.exists(log_path):
+        return
+    with open(log_path) as file:
+        rows = [row for row in csv.DictReader(file) if int(row['step']) <= last_step]
+    with atomic_write(log_path) as tmp, open(tmp, 'w', newline='') as file:
+        writer = csv.DictWriter(file, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_config(args, out_dir):
+    with atomic_write(os.path.join(out_dir, 'config.json')) as tmp, open(tmp, 'w') as file:
+        json.dump(dict(vars(args), generator_config=preset(args.preset)), file, indent=2)
+
+
+def train(args):
+    os.makedirs(os.path.join(args.out, 'samples'), exist_ok=True)
+    table = os.path.join(args.data, 'all_scores_v2.csv') if os.path.isdir(args.data) else args.data
+    images, labels = load_training_set(table, preset(args.preset)['resolution'])
+    trainer = BaseTrainer(args, images, labels)
+    log_path = os.path.join(args.out, 'train_log.csv')
+    if os.path.exists(checkpoint_path(args.out)):
+        trainer.load_state(torch.load(checkpoint_path(args.out), map_location=trainer.device,
+                                      weights_only=True))
+        truncate_log(log_path, trainer.step)
+        print(f'resumed from {checkpoint_path(args.out)} at step {trainer.step}')
+    write_config(args, args.out)
+    new_log = not os.path.exists(log_path)
+    started = time.time()
+    with open(log_path, 'a', newline='') as log_file:
+        log = csv.DictWriter(log_file, LOG_COLUMNS)
+        if new_log:
+            log.writeheader()
+        progress = tqdm(total=args.steps, initial=trainer.step, desc='training', unit='step')
+        try:
+            while trainer.step < args.steps:
+                losses = trainer.train_step()
+                progress.update(1)
+                if trainer.step % args.log_every == 0:
+                    log.writerow({'step': trainer.step, 'images_seen': trainer.step * args.batch_size,
+                                  'seconds': round(time.time() - started, 2),
+                                  **{k: round(v, 5) for k, v in losses.items()}})
+                    log_file.flush()
+                    progress.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
+                if trainer.step % args.sample_every == 0:
+                    save_png(trainer.sample_grid(),
+                             os.path.join(args.out, 'samples', f'step_{trainer.step:07d}.png'))
+                if trainer.step % args.checkpoint_every == 0:
+                    save_state(trainer, args.out)
+                if args.max_minutes and time.time() - started > args.max_minutes * 60:
+                    print(f'stopping at step {trainer.step}: --max-minutes {args.max_minutes} reached')
+                    break
+        except KeyboardInterrupt:
+            print(f'interrupted at step {trainer.step}; saving a checkpoint to resume from')
+        finally:
+            log_file.flush()
+            save_state(trainer, args.out)
+            progress.close()
+    save_generator(trainer.G_ema, os.path.join(args.out, 'generator.pth'))
+    save_png(trainer.sample_grid(), os.path.join(args.out, 'samples', 'final.png'))
+    print(f'step {trainer.step}: generator (moving average) saved to'
+          f' {os.path.join(args.out, "generator.pth")}')
+    return trainer
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', required=True,
+                        help='a world folder holding all_scores_v2.csv, or the table itself')
+    parser.add_argument('--preset', default='world64')
+    parser.add_argument('--out', required=True)
+    parser.add_argument('--steps', type=int, default=20000)
+    parser.add_argument('--max-minutes', type=float, default=0,
+                        help='stop (and checkpoint) after this much wall time; 0 = no limit')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--lr', type=float, default=0.002)
+    parser.add_argument('--r1-gamma', type=float, default=1.0)
+    parser.add_argument('--r1-interval', type=int, default=4)
+    parser.add_argument('--style-mixing', type=float, default=0.9)
+    parser.add_argument('--ema-kimg', type=float, default=10.0,
+                        help='half-life of the generator average, in thousands of images')
+    parser.add_argument('--log-every', type=int, default=50)
+    parser.add_argument('--sample-every', type=int, default=1000)
+    parser.add_argument('--checkpoint-every', type=int, default=1000)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        train(args)
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+    main()
