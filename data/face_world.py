@@ -9,7 +9,7 @@ scores of the SPEC (algorithm v2) computed on it follow the factors that control
     mouth_openness        0 closed lips .. 1 wide     -> mouth score (inner-mouth share)
     head_turn            -1 .. 1                      -> pose score (slope of the eye line)
     hair_lightness        0 dark .. 1 light           -> hair_color score
-    hair_length           0 short .. 1 past the edge  -> hair_length score
+    hair_reach            0 short .. 1 past the edge  -> hair_length score
     background_brightness 0 dark .. 1 light           -> background_mean score
     background_texture    0 flat .. 1 busy            -> background_std score
 
@@ -34,8 +34,10 @@ import pandas as pd
 IMAGE_SIZE = 256
 LABEL_SIZE = 224
 
-CONTROLLED_FACTORS = ('eye_openness', 'mouth_openness', 'head_turn', 'hair_lightness', 'hair_length',
-                      'background_brightness', 'background_texture')
+# The score each controlled factor drives (SCORE_NAMES of segmentation.property_scores).
+SCORE_OF_FACTOR = {'eye_openness': 'eyes', 'mouth_openness': 'mouth', 'head_turn': 'pose',
+                   'hair_lightness': 'hair_color', 'hair_reach': 'hair_length',
+                   'background_brightness': 'background_mean', 'background_texture': 'background_std'}
 
 # Painter's order of the labelled parts: later parts cover earlier ones.
 PART_LABELS = (('clothes', 0), ('hair_legs', 10), ('neck', 1), ('hair_cap', 10), ('face', 1),
@@ -58,7 +60,7 @@ def sample_factors(rng):
     u = rng.uniform
     return {
         'eye_openness': u(0, 1), 'mouth_openness': u(0, 1), 'head_turn': u(-1, 1),
-        'hair_lightness': u(0, 1), 'hair_length': u(0, 1),
+        'hair_lightness': u(0, 1), 'hair_reach': u(0, 1),
         'background_brightness': u(0, 1), 'background_texture': u(0, 1),
         'background_pattern': int(rng.integers(3)), 'background_hue': u(0, 2 * np.pi),
         'shift_x': u(-4, 4), 'shift_y': u(-4, 4),
@@ -167,7 +169,7 @@ def _hair(f, fx, fy, fw, fh, head):
     half_width = 1.12 * fw + f['hair_volume']
     half_height = fh + 0.8 * f['hair_volume']
     centre_row = -0.12 * fh                       # head frame
-    bottom = 92 + 200 * f['hair_length']           # image rows; > 256 hangs past the edge
+    bottom = 92 + 200 * f['hair_reach']           # image rows; > 256 hangs past the edge
     cut = min(bottom - fy, centre_row)
     x = np.linspace(-half_width, half_width, 61)
     top = centre_row - half_height * np.sqrt(np.clip(1 - (x / half_width) ** 2, 0, 1))
@@ -186,7 +188,7 @@ def _hair(f, fx, fy, fw, fh, head):
         for sign, name in ((-1, 'left'), (1, 'right')):
             outer_top, inner_top = head([(sign * half_width, centre_row), (sign * 0.7 * fw, centre_row)])
             drop = np.linspace(0, 1, 24)[:, None] * (bottom - np.array([outer_top[1], inner_top[1]]))
-            spread = sign * 0.25 * f['hair_length'] * drop[:, 0]
+            spread = sign * 0.25 * f['hair_reach'] * drop[:, 0]
             outer = np.stack([outer_top[0] + spread, outer_top[1] + drop[:, 0]], 1)
             inner = np.stack([np.full(len(drop), inner_top[0]), inner_top[1] + drop[:, 1]], 1)
             parts[f'hair_legs_{name}'] = np.concatenate([outer, inner[::-1]])
@@ -398,9 +400,9 @@ def _paint_eye(canvas, almond, eye, f, skin):
     crease = almond[:len(almond) // 2 + 1] - (0, 3.5 + 0.2 * MAX_EYE_HEIGHT * f['eye_openness'])
     _stroke(canvas, crease, skin * 0.72, 1)
     _composite(canvas, opening, np.array([238, 234, 228.0]))
-    yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32)
+    grid = np.arange(IMAGE_SIZE, dtype=np.float32)
     radius = 0.5 * half_width
-    distance = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)
+    distance = np.hypot(grid[None, :] - cx, grid[:, None] - cy)
     iris = _iris_colour(f)
     _composite(canvas, opening * np.clip(radius + 0.5 - distance, 0, 1), iris)
     _composite(canvas, opening * np.clip(0.45 * radius + 0.5 - distance, 0, 1), np.array([15, 12, 12.0]))

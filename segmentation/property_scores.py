@@ -47,6 +47,16 @@ def raw_property_scores(label_map, image):
     }
 
 
+def image_at_map_size(image_bgr):
+    """The image resized to the label map's 224x224, as the scores read it (area averaging)."""
+    image_bgr = np.asarray(image_bgr)
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(f'image must be uint8 [H, W, 3] (BGR), got {image_bgr.dtype} {image_bgr.shape}')
+    if image_bgr.shape[:2] == (MAP_SIZE, MAP_SIZE):
+        return image_bgr
+    return cv2.resize(image_bgr, (MAP_SIZE, MAP_SIZE), interpolation=cv2.INTER_AREA)
+
+
 def _validated(label_map, image):
     label_map, image = np.asarray(label_map), np.asarray(image)
     if label_map.shape != (MAP_SIZE, MAP_SIZE) or not np.issubdtype(label_map.dtype, np.integer):

@@ -1,0 +1,125 @@
+"""Build the default face world on disk: images, exact label maps, factors and score tables.
+
+    python -m data.build_default_world --n 10000 --seed 0 --out world
+
+Writes, under --out:
+    images/NNNNNN.png         256x256 RGB portraits
+    label_maps/NNNNNN.png     224x224 label maps in the 11 classes
+    factors.csv               every factor each face was drawn from
+    raw_scores.csv            the algorithm-v2 raw scores of each label map
+    all_scores_v2.csv         the normalised all_scores table (img_path relative to --out)
+
+Faces are built in blocks; a block is finished when its file in blocks/ exists, so an
+interrupted build re-run with the same arguments only builds the blocks still missing.
+"""
+import argparse
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import cv2
+import pandas as pd
+from tqdm import tqdm
+
+from atomic_write import atomic_write
+from data.face_world import face_rng, render_face, sample_factors
+from segmentation.property_scores import SCORE_NAMES, image_at_map_size, raw_property_scores
+from segmentation.score_table import all_scores_table, write_score_table
+
+BLOCK_SIZE = 250
+
+
+def image_path(img_no):
+    return f'images/{img_no:06d}.png'
+
+
+def label_map_path(img_no):
+    return f'label_maps/{img_no:06d}.png'
+
+
+def build_block(out, seed, start, stop):
+    """Render, save and score faces start .. stop - 1; the block's CSV is written last."""
+    rows = []
+    for img_no in range(start, stop):
+        factors = sample_factors(face_rng(seed, img_no))
+        image_rgb, labels = render_face(factors)
+        image_bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
+        _write_png(os.path.join(out, image_path(img_no)), image_bgr)
+        _write_png(os.path.join(out, label_map_path(img_no)), labels)
+        scores = raw_property_scores(labels, image_at_map_size(image_bgr))
+        rows.append({'img_no': img_no, 'img_path': image_path(img_no), **scores, **factors})
+    with atomic_write(_block_path(out, start)) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return stop - start
+
+
+def build_world(n, seed, out, workers=2, block_size=BLOCK_SIZE):
+    """Build (or finish building) a world of n faces; returns the all_scores table."""
+    if n < 2:
+        raise ValueError(f'n must be at least 2 (scores are normalised over the world), got {n}')
+    _check_manifest(out, seed, block_size)
+    blocks = [(start, min(start + block_size, n)) for start in range(0, n, block_size)]
+    todo = [b for b in blocks if not os.path.exists(_block_path(out, b[0]))]
+    done = n - sum(stop - start for start, stop in todo)
+    with tqdm(total=n, initial=done, unit='face', desc='face world') as progress:
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for count in pool.map(build_block, *zip(*[(out, seed, a, b) for a, b in todo])):
+                    progress.update(count)
+        else:
+            for start, stop in todo:
+                progress.update(build_block(out, seed, start, stop))
+    return _write_tables(out, blocks)
+
+
+def _write_tables(out, blocks):
+    world = pd.concat([pd.read_csv(_block_path(out, start)) for start, _ in blocks], ignore_index=True)
+    score_and_id = ['img_no', 'img_path', *SCORE_NAMES]
+    factor_columns = [c for c in world.columns if c not in score_and_id]
+    with atomic_write(os.path.join(out, 'factors.csv')) as tmp:
+        world[['img_no', *factor_columns]].to_csv(tmp, index=False)
+    with atomic_write(os.path.join(out, 'raw_scores.csv')) as tmp:
+        world[score_and_id].to_csv(tmp, index=False)
+    table = all_scores_table(world.img_no, world.img_path, world[list(SCORE_NAMES)])
+    write_score_table(table, os.path.join(out, 'all_scores_v2.csv'))
+    return table
+
+
+def _check_manifest(out, seed, block_size):
+    """Refuse to finish a world begun with another seed or block size: the blocks would not match."""
+    path = os.path.join(out, 'world.json')
+    manifest = {'seed': int(seed), 'block_size': int(block_size)}
+    if os.path.exists(path):
+        with open(path) as f:
+            found = json.load(f)
+        if found != manifest:
+            raise ValueError(f'{out} holds a world built with {found}, not {manifest}; '
+                             f'use another --out or the same arguments')
+        return
+    with atomic_write(path) as tmp, open(tmp, 'w') as f:
+        json.dump(manifest, f)
+
+
+def _block_path(out, start):
+    return os.path.join(out, 'blocks', f'{start:06d}.csv')
+
+
+def _write_png(path, array):
+    with atomic_write(path) as tmp:
+        if not cv2.imwrite(tmp, array):
+            raise OSError(f'could not write {path}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--n', type=int, default=10000, help='number of faces')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the world')
+    parser.add_argument('--out', default='world', help='output folder')
+    parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='processes')
+    args = parser.parse_args(argv)
+    table = build_world(args.n, args.seed, args.out, args.workers)
+    print(f'wrote {len(table)} faces to {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,48 @@
+"""A contact sheet of rendered faces beside their label maps.
+
+    python -m data.contact_sheet --n 32 --seed 0 --out docs/face_world.png
+"""
+import argparse
+
+import numpy as np
+from PIL import Image
+
+from atomic_write import atomic_write
+from data.face_world import IMAGE_SIZE, render_faces
+
+# One colour per class: background, skin, brows, eyes, nose, lips, inner mouth, hair.
+CLASS_COLOURS = np.array([
+    [0, 0, 0], [224, 180, 150], [120, 60, 20], [160, 90, 40], [40, 120, 255], [0, 200, 255],
+    [240, 120, 200], [220, 40, 60], [120, 0, 30], [255, 110, 110], [250, 220, 60]], np.uint8)
+
+
+def contact_sheet(n, seed, columns=8):
+    """An RGB uint8 grid: each cell is a face and its colourised label map, side by side."""
+    images, label_maps, _ = render_faces(n, seed)
+    cells = [np.concatenate([image, _colourised(labels)], axis=1) for image, labels in zip(images, label_maps)]
+    blank = np.zeros_like(cells[0])
+    cells += [blank] * (-len(cells) % columns)
+    rows = [np.concatenate(cells[i:i + columns], axis=1) for i in range(0, len(cells), columns)]
+    return np.concatenate(rows, axis=0)
+
+
+def _colourised(labels):
+    rgb = Image.fromarray(CLASS_COLOURS[labels])
+    return np.asarray(rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.NEAREST))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--n', type=int, default=32)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--columns', type=int, default=4, help='faces per row')
+    parser.add_argument('--out', default='docs/face_world.png')
+    args = parser.parse_args(argv)
+    sheet = contact_sheet(args.n, args.seed, args.columns)
+    with atomic_write(args.out) as tmp:
+        Image.fromarray(sheet).save(tmp)
+    print(f'wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})')
+
+
+if __name__ == '__main__':
+    main()
