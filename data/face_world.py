@@ -48,6 +48,7 @@ _SUBPIXEL_BITS = 4
 MAX_ROLL_DEGREES = 13.0
 MAX_EYE_HEIGHT = 20.0     # px at 256, wide open
 MAX_MOUTH_GAP = 22.0      # px at 256, inner mouth height when wide open
+INNER_MOUTH_COLOUR = np.array([70, 22, 28.0])
 
 
 def face_rng(seed, index):
@@ -78,6 +79,9 @@ def sample_factors(rng):
     }
 
 
+FACTOR_NAMES = tuple(sample_factors(np.random.default_rng(0)))
+
+
 def render(seed_or_factors):
     """One face, from an int seed (face 0 of that world) or from a factor dict."""
     if isinstance(seed_or_factors, dict):
@@ -103,7 +107,7 @@ def render_faces(n, seed, start=0):
 
 def render_face(factors):
     """The image (uint8 RGB [256, 256, 3]) and label map (uint8 [224, 224]) of one face."""
-    missing = [k for k in sample_factors(np.random.default_rng(0)) if k not in factors]
+    missing = [k for k in FACTOR_NAMES if k not in factors]
     if missing:
         raise ValueError(f'factors lack {missing}; draw them with sample_factors(rng)')
     parts, anchors = face_geometry(factors)
@@ -282,7 +286,7 @@ def paint_image(parts, anchors, f):
 
     layers = {'clothes': clothes, 'hair_legs': hair, 'neck': skin_layer * 0.82, 'hair_cap': hair,
               'face': skin_layer, 'nose': skin_layer * 0.98, 'upper_lip': lip * 0.88, 'lower_lip': lip,
-              'inner_mouth': np.array([70, 22, 28.0]), 'fringe': hair * 1.05}
+              'fringe': hair * 1.05}
     brow_colour = _hair_colour(f) * (1 - f['brow_darkness']) + 20 * f['brow_darkness']
     for name, _ in PART_LABELS:
         if name.endswith('_brow'):
@@ -379,8 +383,7 @@ def _hair_colour(f):
 
 def _hair_layer(f, rng):
     """Hair colour with strands: zero-mean light and dark streaks, so the mean stays the colour."""
-    layer = np.empty((IMAGE_SIZE, IMAGE_SIZE, 3), np.float32)
-    layer[:] = _hair_colour(f)
+    colour = _hair_colour(f)
     streaks = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
     for _ in range(60):
         x0, y0 = rng.uniform(0, IMAGE_SIZE), rng.uniform(-20, IMAGE_SIZE)
@@ -389,8 +392,8 @@ def _hair_layer(f, rng):
         points = np.stack([x0 + bend * np.sin(t * 2.5), y0 + length * t], 1)
         cv2.polylines(streaks, [_fixed_point(points, IMAGE_SIZE)], False, float(rng.choice([-1, 1])),
                       1, cv2.LINE_AA, _SUBPIXEL_BITS)
-    contrast = 0.25 * min(_hair_colour(f).mean(), 255 - _hair_colour(f).mean()) + 6
-    return layer + contrast * cv2.GaussianBlur(streaks, (0, 0), 0.7)[..., None]
+    contrast = 0.25 * min(colour.mean(), 255 - colour.mean()) + 6
+    return colour.astype(np.float32) + contrast * cv2.GaussianBlur(streaks, (0, 0), 0.7)[..., None]
 
 
 def _paint_eye(canvas, almond, eye, f, skin):
@@ -431,7 +434,7 @@ def _paint_nose_details(canvas, anchors, f, skin):
 
 def _paint_inner_mouth(canvas, inner, mouth_line):
     mouth = _soft_mask(inner)
-    _composite(canvas, mouth, np.array([70, 22, 28.0]))
+    _composite(canvas, mouth, INNER_MOUTH_COLOUR)
     # Upper teeth: a band under the upper lip, inside the opening.
     teeth = np.concatenate([mouth_line, (mouth_line + (0, 5))[::-1]])
     _composite(canvas, mouth * _soft_mask(teeth), np.array([235, 232, 222.0]))
