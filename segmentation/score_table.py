@@ -57,10 +57,12 @@ def write_score_table(table, path):
         table.loc[:, list(TABLE_COLUMNS)].to_csv(tmp, index=False)
 
 
-def read_score_table(path, image_root=None):
+def read_score_table(path, image_root=None, check_images=True):
     """Read and check a score table; fail with the row and column of the first problem.
 
     image_root: folder that `img_path` is relative to; by default the table's own folder.
+    check_images: False for a table read for its scores alone (e.g. the medians of a CNN-derived
+    table shipped without its images).
     Checks: every column of `TABLE_COLUMNS` is present, no score is NaN, every image exists.
     Returns the DataFrame with an added `abs_img_path` column.
     """
@@ -77,7 +79,7 @@ def read_score_table(path, image_root=None):
     table[list(SCORE_COLUMNS)] = scores.astype(float)
     root = os.path.dirname(os.path.abspath(path)) if image_root is None else image_root
     table['abs_img_path'] = [os.path.join(root, p) for p in table.img_path.astype(str)]
-    for row, image_path in enumerate(table.abs_img_path):
+    for row, image_path in enumerate(table.abs_img_path if check_images else ()):
         if not os.path.isfile(image_path):
             raise FileNotFoundError(f'{path}: row {row} (img_no {table.img_no.iloc[row]}), '
                                     f'column img_path: image not found: {image_path}')

@@ -1,0 +1,208 @@
+"""StyleGAN-VectorFind-v6: find latent directions for eyes, mouth and pose, then test them.
+
+    python run_stylegan_vectorfind_v6.py                    # the embedded default world, CPU
+    python run_stylegan_vectorfind_v6.py --preset ohlora    # the published checkpoints, GPU
+
+Training phase: sample n codes (z 512 + 3 extra dims), generate and score them with the Property
+Score CNN, group them by hair colour, hair length and background mean (high/low against the
+medians of the CNN-derived all_scores table), and per group and property fit a linear SVM between
+the top and bottom `ratio` of scores; its unit normal is the direction. Image generation test:
+move codes along the directions over a 50-image weight grid and check that the measured scores
+follow (SPEC: "StyleGAN-VectorFind-v6").
+
+Everything lands in --out-dir, and a re-run in the same folder reuses what is finished: samples,
+directions (unless --retrain), tested codes, and the converted v6 generator.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from atomic_write import atomic_write
+from checkpoints import CheckpointError
+from property_score_cnn import load_property_score_cnn
+from stylegan import convert_v1_to_v6, load_generator, save_generator
+from stylegan.generate import read_latent_codes
+from vectorfind.directions import (fit_directions, load_direction, save_direction, selections,
+                                   tsne_plot, vector_path)
+from vectorfind.generation_test import GenerationTest
+from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, PROPERTIES, group_names, medians_from_table
+from vectorfind.sampling import iter_chunks, sample_and_score
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+V6_FILE = 'stylegan_gen_vector_find_v6.pth'
+
+PRESETS = {
+    # The committed models of the synthetic face world; sized to finish in minutes on 2 CPU cores.
+    'default': dict(generator='models/default/base_generator.pth',
+                    cnn='models/default/property_score_cnn.pth',
+                    scores_table='models/default/all_scores_v2_cnn.csv',
+                    n=8000, ratio=0.15, num_pass=80, max_tries=2400, batch_size=50, chunk_size=2000),
+    # The published Oh-LoRA checkpoints and numbers (SPEC), for a GPU.
+    'ohlora': dict(generator='models/stylegan_gen_fine_tuned_v1.pth',
+                   cnn='models/stylegan_gen_fine_tuned_v2_cnn.pth',
+                   scores_table='models/all_scores_v2_cnn.csv',
+                   n=500_000, ratio=0.15, num_pass=80, max_tries=2400, batch_size=250, chunk_size=20_000),
+}
+
+
+def in_repo(path):
+    return path if os.path.isabs(path) else os.path.join(ROOT, path)
+
+
+def v6_generator(args):
+    """The v6 generator of this run: the one saved in --out-dir by an earlier run, else the
+    published v6 file beside the v1 file, else the v1 generator converted (label embedding
+    re-drawn with --seed) and saved to --out-dir, as the original does."""
+    saved = os.path.join(args.out_dir, V6_FILE)
+    published = os.path.join(os.path.dirname(in_repo(args.generator)), V6_FILE)
+    for path in (saved, published):
+        if os.path.exists(path):
+            print(f'v6 generator: {path}')
+            return load_generator(path, 'v6')
+    generator = convert_v1_to_v6(load_generator(in_repo(args.generator), 'v1'), seed=args.seed)
+    save_generator(generator, saved)
+    print(f'v6 generator: {args.generator} converted, saved to {saved}')
+    return generator
+
+
+def training_phase(generator, cnn, medians, args):
+    """Directions {(property, group): unit vector [515]}, fitted or read back."""
+    group_list = [ALL_SAMPLES] if args.no_grouping else list(GROUP_NAMES)
+    code_dim = generator.z_dim + generator.label_dim
+    paths = {(p, g): vector_path(args.out_dir, p, g) for p in PROPERTIES for g in group_list}
+    if not args.retrain and all(os.path.exists(path) for path in paths.values()):
+        print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
+        return {key: load_direction(path, code_dim)[0] for key, path in paths.items()}
+
+    sample_and_score(generator, cnn, args.n, args.seed, args.out_dir, args.device,
+                     args.batch_size, args.chunk_size)
+    scores = np.concatenate([s for _, s in iter_chunks(args.out_dir, args.n, args.chunk_size)])
+    groups = np.full(len(scores), ALL_SAMPLES) if args.no_grouping else group_names(scores, medians)
+    chosen = selections(scores, groups, group_list, args.ratio)
+    needed = np.unique(np.concatenate([np.concatenate(pair) for pair in chosen.values()]))
+    kept = gather_codes(args, needed)
+
+    def codes_of(index):
+        return kept[np.searchsorted(needed, index)]
+
+    directions, report = fit_directions(codes_of, chosen, args.seed)
+    for key, direction in directions.items():
+        save_direction(direction, paths[key])
+    with atomic_write(os.path.join(args.out_dir, 'svm_report.csv')) as tmp:
+        report.to_csv(tmp, index=False)
+    print(report.pivot(index='group', columns='property', values='valid_accuracy').to_string())
+    if not args.no_tsne:
+        plot_tsne(chosen, codes_of, args)
+    return directions
+
+
+def gather_codes(args, wanted):
+    """Codes of the sorted sample indices `wanted`, read chunk by chunk."""
+    parts, start = [], 0
+    for codes, _ in iter_chunks(args.out_dir, args.n, args.chunk_size):
+        inside = wanted[(wanted >= start) & (wanted < start + len(codes))]
+        parts.append(codes[inside - start])
+        start += len(codes)
+    return np.concatenate(parts)
+
+
+def plot_tsne(chosen, codes_of, args):
+    for (prop, group), (largest, smallest) in tqdm(chosen.items(), desc='t-SNE', unit='plot'):
+        codes = codes_of(np.concatenate([largest, smallest]))
+        is_largest = np.r_[np.ones(len(largest), bool), np.zeros(len(smallest), bool)]
+        path = os.path.join(args.out_dir, 'tsne', f'tsne_{prop}_{group}.png')
+        tsne_plot(codes, is_largest, f'{prop}, group {group}', path, args.seed)
+
+
+def given_codes(args, code_dim):
+    if not args.latents:
+        return None, None
+    codes = read_latent_codes(args.latents, code_dim)
+    if not args.group_names:
+        return codes, None
+    groups = pd.read_csv(args.group_names)
+    if 'group_name' not in groups.columns or len(groups) != len(codes):
+        raise ValueError(f'{args.group_names}: expected a group_name column with one row per code'
+                         f' of {args.latents} ({len(codes)} rows)')
+    return codes, list(groups.group_name.astype(str))
+
+
+def write_config(args):
+    with atomic_write(os.path.join(args.out_dir, 'config.json')) as tmp, open(tmp, 'w') as file:
+        json.dump(vars(args), file, indent=2)
+
+
+def run(args):
+    torch.manual_seed(args.seed)
+    os.makedirs(args.out_dir, exist_ok=True)
+    write_config(args)
+    started = time.time()
+    generator = v6_generator(args).to(args.device)
+    cnn = load_property_score_cnn(in_repo(args.cnn)).to(args.device).eval()
+    medians = medians_from_table(in_repo(args.scores_table))
+    directions = training_phase(generator, cnn, medians, args)
+    if args.no_grouping:
+        directions = {(p, g): directions[p, ALL_SAMPLES] for p in PROPERTIES for g in GROUP_NAMES}
+    codes, groups = given_codes(args, generator.z_dim + generator.label_dim)
+    test = GenerationTest(generator, cnn, directions, medians,
+                          os.path.join(args.out_dir, 'image_generation_report'), args.device, args.seed)
+    statistics = test.run(args.num_pass, args.max_tries, codes, groups)
+    print(statistics.to_string(index=False))
+    print(f'\ndone in {time.time() - started:.0f} s; everything is in {args.out_dir}:\n'
+          f'  property_score_vectors/  the directions, one CSV per property and group\n'
+          f'  svm_report.csv           SVM validation accuracy per group and property\n'
+          f'  tsne/                    t-SNE plots of the selected codes\n'
+          f'  image_generation_report/ test_result.csv, test_statistics.csv, latent codes,'
+          f' grids of passing codes\n'
+          f'  {V6_FILE}  the v6 generator used\n'
+          f'  config.json              the settings of this run')
+    return statistics
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='default')
+    parser.add_argument('--generator', help='v1 generator file (a v6 file beside it is preferred)')
+    parser.add_argument('--cnn', help='Property Score CNN file')
+    parser.add_argument('--scores-table', help='CNN-derived all_scores table (group medians)')
+    parser.add_argument('--n', type=int, help='latent codes sampled for the SVMs')
+    parser.add_argument('--ratio', type=float, help='share of highest and lowest scores per group')
+    parser.add_argument('--num-pass', type=int, help='stop testing after this many passing codes')
+    parser.add_argument('--max-tries', type=int, help='stop testing after this many codes')
+    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--chunk-size', type=int, help='samples per file on disk')
+    parser.add_argument('--latents', help='CSV of codes to test instead of random ones')
+    parser.add_argument('--group-names', help='CSV with a group_name column, one per --latents row')
+    parser.add_argument('--no-grouping', action='store_true', help='one direction per property')
+    parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
+    parser.add_argument('--retrain', action='store_true', help='fit the directions again')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--out-dir', default='outputs/vectorfind_v6')
+    args = parser.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if not 0 < args.ratio <= 0.5:
+        parser.error(f'--ratio must be in (0, 0.5], got {args.ratio}')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (CheckpointError, FileNotFoundError, ValueError, KeyError) as error:
+        sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,112 @@
+"""Training phase, steps 2-5: per group and property, a linear SVM separates the latent codes of
+the images with the highest scores from those with the lowest; its unit normal is the direction.
+
+Directions here point towards larger scores. (The original's LinearSVC was fitted on the class
+names 'largest' / 'smallest', which sklearn orders alphabetically, so its vectors point towards
+smaller scores; the image generation test judges |corr|, so both pass or fail alike.)
+"""
+import os
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from sklearn.manifold import TSNE
+from sklearn.svm import LinearSVC
+
+from atomic_write import atomic_write
+from vectorfind.groups import PROPERTIES, property_column
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+TRAIN_FRACTION = 0.8
+TSNE_MAX_POINTS = 1000  # t-SNE is quadratic; beyond this the picture says nothing new
+
+
+def extremes(scores, ratio):
+    """Indices of the `ratio` share of rows with the largest and the smallest scores."""
+    k = max(int(ratio * len(scores)), 1)
+    order = np.argsort(scores, kind='stable')
+    return order[::-1][:k], order[:k]
+
+
+def split(indices, rng):
+    shuffled = rng.permutation(indices)
+    cut = int(TRAIN_FRACTION * len(shuffled))
+    return shuffled[:cut], shuffled[cut:]
+
+
+def fit_direction(codes, largest, smallest, seed):
+    """Unit direction [D] and validation accuracy of an SVM: largest (1) vs smallest (0)."""
+    rng = np.random.default_rng(seed)
+    (large_train, large_valid), (small_train, small_valid) = split(largest, rng), split(smallest, rng)
+    x_train = codes[np.concatenate([large_train, small_train])]
+    y_train = np.r_[np.ones(len(large_train)), np.zeros(len(small_train))]
+    svm = LinearSVC(random_state=seed).fit(x_train, y_train)
+    x_valid = codes[np.concatenate([large_valid, small_valid])]
+    y_valid = np.r_[np.ones(len(large_valid)), np.zeros(len(small_valid))]
+    accuracy = float((svm.predict(x_valid) == y_valid).mean()) if len(y_valid) else float('nan')
+    direction = svm.coef_.reshape(-1)
+    return (direction / np.linalg.norm(direction)).astype(np.float32), accuracy, len(y_train), len(y_valid)
+
+
+def selections(scores, groups, group_list, ratio):
+    """{(property, group): (largest, smallest)} row indices into the whole sample."""
+    chosen = {}
+    for group in group_list:
+        members = np.flatnonzero(groups == group)
+        if len(members) < 4:
+            raise ValueError(f'group {group!r} has {len(members)} samples; raise --n')
+        for prop in PROPERTIES:
+            largest, smallest = extremes(scores[members, property_column(prop)], ratio)
+            chosen[prop, group] = members[largest], members[smallest]
+    return chosen
+
+
+def fit_directions(codes_of, chosen, seed):
+    """Directions {(property, group): vector} and an SVM report table."""
+    directions, report = {}, []
+    for (prop, group), (largest, smallest) in chosen.items():
+        index = np.concatenate([largest, smallest])
+        codes = codes_of(index)
+        local_large, local_small = np.arange(len(largest)), np.arange(len(largest), len(index))
+        direction, accuracy, n_train, n_valid = fit_direction(codes, local_large, local_small, seed)
+        directions[prop, group] = direction
+        report.append({'property': prop, 'group': group, 'n_train': n_train, 'n_valid': n_valid,
+                       'valid_accuracy': round(accuracy, 4)})
+    return directions, pd.DataFrame(report)
+
+
+def vector_path(out_dir, prop, group):
+    return os.path.join(out_dir, 'property_score_vectors', f'{prop}_change_z_vector_{group}.csv')
+
+
+def save_direction(vectors, path):
+    """One row per vector, one column per latent dim, with an index column, as the original."""
+    with atomic_write(path) as tmp:
+        pd.DataFrame(np.atleast_2d(vectors)).to_csv(tmp)
+
+
+def load_direction(path, code_dim):
+    """[k, code_dim] float32 from a direction CSV."""
+    vectors = pd.read_csv(path, index_col=0).to_numpy(np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != code_dim:
+        raise ValueError(f'{path}: expected rows of {code_dim} values, got shape {list(vectors.shape)}')
+    return vectors
+
+
+def tsne_plot(codes, is_largest, title, path, seed):
+    """2-D t-SNE of the selected codes, coloured largest vs smallest."""
+    if len(codes) > TSNE_MAX_POINTS:
+        keep = np.random.default_rng(seed).choice(len(codes), TSNE_MAX_POINTS, replace=False)
+        codes, is_largest = codes[keep], is_largest[keep]
+    perplexity = max(2.0, min(30.0, (len(codes) - 1) / 3))
+    points = TSNE(n_components=2, perplexity=perplexity, init='pca', random_state=seed).fit_transform(codes)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(*points[~is_largest].T, s=6, c='tab:blue', label='smallest')
+    ax.scatter(*points[is_largest].T, s=6, c='tab:red', label='largest')
+    ax.set_title(title)
+    ax.legend(loc='best')
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,152 @@
+"""Image generation test: does moving a latent code along the three directions move the three
+measured scores, each by itself?
+
+For one code, 50 images: the code plus eyes_w * eyes_dir + mouth_w * mouth_dir + pose_w * pose_dir
+over the weight grid below; the Property Score CNN scores them, and per property the correlation
+between intended weight and measured score is taken. A code passes when |corr| reaches the
+threshold for all three properties.
+"""
+import os
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from atomic_write import atomic_write
+from stylegan.generate import to_uint8
+from vectorfind.groups import PROPERTIES, group_names
+from vectorfind.latents import TESTING, draw_codes, render, render_and_score
+
+EYES_WEIGHTS = (-1.2, 1.8)
+MOUTH_WEIGHTS = (-2.4, -1.2, 0.0, 1.2, 2.4)
+POSE_WEIGHTS = (-1.8, -1.2, -0.6, 0.0, 0.6)
+THRESHOLDS = {'eyes': 0.75, 'mouth': 0.77, 'pose': 0.80}
+RESULT_COLUMNS = ('case', 'vector_no', 'passed', 'group_name', 'eyes_corr', 'mouth_corr',
+                  'pose_corr', 'sum_abs_corr')
+
+
+def weight_grid():
+    """[50, 3] (eyes, mouth, pose) weights, in the original's order: mouth, then eyes, then pose."""
+    return np.array([(e, m, p) for m in MOUTH_WEIGHTS for e in EYES_WEIGHTS for p in POSE_WEIGHTS],
+                    dtype=np.float32)
+
+
+def edited_codes(code, directions):
+    """The 50 codes of the test: code [D] moved by the grid along directions [3, D]."""
+    return code[None, :] + weight_grid() @ directions
+
+
+def correlations(scores):
+    """Per property, Pearson r between intended weights and measured scores [50, 3] (eyes, mouth,
+    pose; 0 when a score does not vary at all, so it fails rather than propagating NaN)."""
+    grid = weight_grid()
+    out = {}
+    for k, prop in enumerate(PROPERTIES):
+        measured = scores[:, k]
+        out[prop] = float(np.corrcoef(grid[:, k], measured)[0, 1]) if measured.std() > 0 else 0.0
+    return out
+
+
+def passes(corr):
+    return all(abs(corr[prop]) >= THRESHOLDS[prop] for prop in PROPERTIES)
+
+
+def test_code(generator, cnn, code, directions, device):
+    """Scores [50, 3] (eyes, mouth, pose) and correlations of one code's test."""
+    scores = render_and_score(generator, cnn, edited_codes(code, directions), device,
+                              batch_size=50, names=PROPERTIES)
+    return scores, correlations(scores)
+
+
+def annotated_grid(images, scores, columns=10, tile=96):
+    """5 x 10 tiles, each captioned with intended weights and measured scores [50, 3] (e/m/p)."""
+    grid = weight_grid()
+    caption_h = 26
+    sheet = Image.new('RGB', (columns * tile, (len(images) // columns) * (tile + caption_h)), 'white')
+    draw = ImageDraw.Draw(sheet)
+    for i, image in enumerate(images):
+        row, col = divmod(i, columns)
+        x, y = col * tile, row * (tile + caption_h)
+        sheet.paste(Image.fromarray(image).resize((tile, tile), Image.BILINEAR), (x, y))
+        draw.text((x + 2, y + tile), 'w ' + ' '.join(f'{v:+.1f}' for v in grid[i]), fill='black')
+        draw.text((x + 2, y + tile + 12), 's ' + ' '.join(f'{v:+.1f}' for v in scores[i]), fill='gray')
+    return np.asarray(sheet)
+
+
+class GenerationTest:
+    """Tests codes one after another, resuming from `test_result.csv` in `report_dir`."""
+
+    def __init__(self, generator, cnn, directions, medians, report_dir, device, seed):
+        self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
+        self.directions, self.medians, self.report_dir = directions, medians, report_dir
+        self.code_dim = generator.z_dim + generator.label_dim
+        os.makedirs(report_dir, exist_ok=True)
+        self.results, self.codes = self._load_previous()
+
+    def _path(self, name):
+        return os.path.join(self.report_dir, name)
+
+    def _load_previous(self):
+        if not os.path.exists(self._path('test_result.csv')):
+            return [], []
+        results = pd.read_csv(self._path('test_result.csv')).to_dict('records')
+        codes = list(pd.read_csv(self._path('latent_codes_all.csv')).to_numpy(np.float32))
+        return results[:len(codes)], codes[:len(results)]
+
+    def group_of(self, code):
+        scores = render_and_score(self.generator, self.cnn, code[None], self.device, batch_size=1)
+        return str(group_names(scores, self.medians)[0])
+
+    def run(self, num_pass, max_tries, codes=None, given_groups=None):
+        """Test random codes until `num_pass` passed or `max_tries` were tried, or every given code."""
+        total = len(codes) if codes is not None else max_tries
+        progress = tqdm(total=total, initial=len(self.results), desc='generation test', unit='code')
+        while len(self.results) < total and (codes is not None or self.passed() < num_pass):
+            case = len(self.results)
+            code = codes[case] if codes is not None else draw_codes(1, self.code_dim, self.seed, TESTING, case)[0]
+            group = given_groups[case] if given_groups is not None else self.group_of(code)
+            self.record(case, code, group)
+            progress.update(1)
+            progress.set_postfix(passed=self.passed())
+        progress.close()
+        return self.statistics()
+
+    def record(self, case, code, group):
+        directions = np.stack([self.directions[prop, group] for prop in PROPERTIES])
+        scores, corr = test_code(self.generator, self.cnn, code, directions, self.device)
+        passed = passes(corr)
+        if passed:
+            images = to_uint8(render(self.generator, edited_codes(code, directions), self.device))
+            with atomic_write(self._path(f'passed_case_{case:04d}.png')) as tmp:
+                Image.fromarray(annotated_grid(images, scores)).save(tmp)
+        self.results.append({'case': case, 'vector_no': 0, 'passed': 'O' if passed else 'X',
+                             'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in PROPERTIES},
+                             'sum_abs_corr': round(sum(abs(corr[p]) for p in PROPERTIES), 4)})
+        self.codes.append(code)
+        self.save()
+
+    def passed(self):
+        return sum(row['passed'] == 'O' for row in self.results)
+
+    def save(self):
+        codes = np.stack(self.codes)
+        z_dim = self.generator.z_dim
+        tables = {'test_result.csv': pd.DataFrame(self.results, columns=RESULT_COLUMNS),
+                  'latent_codes_all.csv': pd.DataFrame(codes),
+                  'latent_codes_part1.csv': pd.DataFrame(codes[:, :z_dim]),
+                  'latent_codes_part2.csv': pd.DataFrame(codes[:, z_dim:]),
+                  'test_statistics.csv': self.statistics()}
+        # Codes first: a result row is only trusted on resume when its code was saved too.
+        for name in ('latent_codes_all.csv', 'latent_codes_part1.csv', 'latent_codes_part2.csv',
+                     'test_result.csv', 'test_statistics.csv'):
+            with atomic_write(self._path(name)) as tmp:
+                tables[name].to_csv(tmp, index=False)
+
+    def statistics(self):
+        results = pd.DataFrame(self.results, columns=RESULT_COLUMNS)
+        row = {f'{p}_corr_mean': results[f'{p}_corr'].mean() for p in PROPERTIES}
+        row.update({f'{p}_abs_corr_mean': results[f'{p}_corr'].abs().mean() for p in PROPERTIES})
+        row.update({'tested': len(results), 'passed': self.passed(),
+                    'passed_ratio': self.passed() / len(results) if len(results) else float('nan')})
+        return pd.DataFrame([row]).round(4)

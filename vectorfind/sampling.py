@@ -1,0 +1,47 @@
+"""Training phase, step 1: draw latent codes, generate, score; streamed to disk in chunks.
+
+Each chunk `samples/chunk_NNNNN.npz` holds its codes [k, 515] and CNN scores [k, 7] and is written
+atomically once finished, so memory stays flat however large n is, and an interrupted run only
+redoes the chunk it was in.
+"""
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from atomic_write import atomic_write
+from vectorfind.latents import SAMPLING, draw_codes, render_and_score
+
+
+def chunk_path(out_dir, index):
+    return os.path.join(out_dir, 'samples', f'chunk_{index:05d}.npz')
+
+
+def chunk_sizes(n, chunk_size):
+    return [min(chunk_size, n - start) for start in range(0, n, chunk_size)]
+
+
+def sample_and_score(generator, cnn, n, seed, out_dir, device, batch_size, chunk_size):
+    """Make sure chunks covering n samples exist; return how many chunks were newly made."""
+    sizes = chunk_sizes(n, chunk_size)
+    todo = [i for i in range(len(sizes)) if not os.path.exists(chunk_path(out_dir, i))]
+    code_dim = generator.z_dim + generator.label_dim
+    progress = tqdm(total=n, initial=n - sum(sizes[i] for i in todo), desc='sampling', unit='img')
+    for index in todo:
+        codes = draw_codes(sizes[index], code_dim, seed, SAMPLING, index)
+        scores = render_and_score(generator, cnn, codes, device, batch_size)
+        with atomic_write(chunk_path(out_dir, index)) as tmp:
+            np.savez(tmp, codes=codes, scores=scores)
+        progress.update(sizes[index])
+    progress.close()
+    return len(todo)
+
+
+def iter_chunks(out_dir, n, chunk_size):
+    """(codes, scores) of each chunk, in order."""
+    for index, size in enumerate(chunk_sizes(n, chunk_size)):
+        with np.load(chunk_path(out_dir, index)) as chunk:
+            if len(chunk['codes']) != size:
+                raise ValueError(f'{chunk_path(out_dir, index)}: holds {len(chunk["codes"])} samples,'
+                                 f' expected {size}; was it made with another --n or chunk size?')
+            yield chunk['codes'], chunk['scores']
