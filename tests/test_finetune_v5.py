@@ -1,0 +1,118 @@
+"""FineTune-v5 on tiny settings: every layer learns, an exact resume, the log's columns, the
+improved options, clear errors on a bad table."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+import stylegan
+from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
+from segmentation.property_scores import SCORE_NAMES
+from segmentation.score_table import all_scores_table, write_score_table
+from stylegan.finetune_v5 import (LOG_COLUMNS, SAMPLE_PSIS, carry_label_pathway, main,
+                                  parse_args, train)
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    """24 random 256 px images with random scores, a tiny base generator and a small random CNN."""
+    root = tmp_path_factory.mktemp('finetune_v5')
+    rng = np.random.default_rng(0)
+    os.makedirs(root / 'images')
+    paths = [f'images/{i:03d}.png' for i in range(24)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(root / path)
+    raw = {name: rng.normal(size=len(paths)) for name in SCORE_NAMES}
+    write_score_table(all_scores_table(range(len(paths)), paths, raw), root / 'scores.csv')
+    torch.manual_seed(0)
+    stylegan.save_generator(stylegan.Generator(stylegan.preset('tiny')), root / 'base.pth')
+    save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
+    return root
+
+
+def arguments(tiny, out, steps, *extra):
+    return ['--generator', str(tiny / 'base.pth'), '--property-cnn', str(tiny / 'cnn.pth'),
+            '--scores', str(tiny / 'scores.csv'), '--out-dir', str(out), '--steps', str(steps),
+            '--batch-size', '4', '--eval-every', '1', '--max-minutes', '0', '--device', 'cpu',
+            *extra]
+
+
+def trained_layers(model):
+    """Parameters that the forward pass uses: at full resolution (lod 0) only the last ToRGB
+    layer of the generator draws the image; the coarser ones serve progressive growing."""
+    last_rgb = getattr(model, 'synthesis', None) and f'synthesis.output{model.synthesis.num_blocks - 1}.'
+    return {name: p for name, p in model.named_parameters()
+            if not (name.startswith('synthesis.output') and not name.startswith(last_rgb))}
+
+
+def test_every_layer_learns_and_outputs_are_written(tiny, tmp_path):
+    args = parse_args(arguments(tiny, tmp_path, 2))
+    trainer = train(args)
+    assert trainer.step == 2
+    for model in (trainer.G, trainer.D):
+        for name, param in trained_layers(model).items():
+            assert param.grad is not None and param.grad.abs().sum() > 0, name
+    base = stylegan.load_generator(tiny / 'base.pth', 'v1').state_dict()
+    for name, param in trained_layers(trainer.G).items():
+        if name in base and name != 'mapping.dense0.weight':  # dense0 is re-initialised anyway
+            assert not torch.equal(param.detach(), base[name]), name
+    log = pd.read_csv(tmp_path / 'train_log.csv')
+    assert tuple(log.columns) == LOG_COLUMNS
+    assert list(log.idx) == [0, 1]
+    assert np.isfinite(log[['d_loss', 'g_loss', 'real_fake_auroc']].to_numpy()).all()
+    summary = pd.read_csv(tmp_path / 'samples' / 'summary.csv')
+    assert list(summary.psi) == list(SAMPLE_PSIS)
+    for name in ('config.json', 'before_finetuning.json', 'corr_curves.png', 'mae_curves.png',
+                 'generator.pth', 'discriminator.pth', 'samples/psi_0.50.png', 'samples/psi_0.50.csv'):
+        assert (tmp_path / name).exists(), name
+    assert stylegan.load_generator(tmp_path / 'generator.pth', 'v5').label_dim == 3
+
+
+def test_resumed_run_continues_exactly(tiny, tmp_path):
+    straight = train(parse_args(arguments(tiny, tmp_path / 'straight', 4)))
+    train(parse_args(arguments(tiny, tmp_path / 'resumed', 2)))  # stops with a checkpoint
+    resumed = train(parse_args(arguments(tiny, tmp_path / 'resumed', 4)))
+    assert (resumed.step, resumed.epoch, resumed.idx) == (straight.step, straight.epoch, straight.idx)
+    for a, b in ((straight.G, resumed.G), (straight.D, resumed.D)):
+        for key, value in a.state_dict().items():
+            assert torch.equal(value, b.state_dict()[key]), key
+    for x, y in zip(straight.real_batch(), resumed.real_batch()):  # the same next batch
+        assert torch.equal(x, y)
+    logs = [pd.read_csv(path / 'train_log.csv') for path in (tmp_path / 'straight', tmp_path / 'resumed')]
+    pd.testing.assert_frame_equal(*logs)
+
+
+def test_improved_options_run(tiny, tmp_path):
+    trainer = train(parse_args(arguments(tiny, tmp_path, 1, '--preset', 'improved')))
+    assert (trainer.args.fake_labels, trainer.args.label_init) == ('data', 'base')
+    assert trainer.args.property_weight > 0
+    assert np.isfinite(pd.read_csv(tmp_path / 'train_log.csv').g_loss).all()
+
+
+def test_label_pathway_carries_the_base_conditioning(tiny):
+    """With the other four properties at 0, the converted mapping's first layer computes what the
+    base's did, up to the pixel norm's slightly different denominator."""
+    base = stylegan.load_generator(tiny / 'base.pth', 'v1')
+    converted = carry_label_pathway(base, stylegan.convert_v1_to_v5(base))
+    z, core = torch.randn(8, base.z_dim), torch.randn(8, 3)
+    label7 = torch.zeros(8, 7)
+    label7[:, [0, 3, 4]] = core
+    before = base.mapping.dense0(base.mapping.norm(torch.cat([z, label7 @ base.mapping.label_weight], 1)))
+    after = converted.mapping.dense0(converted.mapping.norm(torch.cat([z, core], 1)))
+    assert torch.allclose(before, after, rtol=0.1, atol=0.1 * before.abs().mean().item())
+
+
+@pytest.mark.parametrize('damage, message', [
+    (lambda table: table.drop(columns='pose_score'), "missing column"),
+    (lambda table: table.assign(mouth_score=np.nan), 'mouth_score: score is missing'),
+    (lambda table: table.head(3), 'fewer than one batch'),
+])
+def test_bad_table_is_a_clear_error(tiny, tmp_path, damage, message):
+    bad = tmp_path / 'bad.csv'
+    damage(pd.read_csv(tiny / 'scores.csv').assign(img_path=lambda t: str(tiny) + '/' + t.img_path)
+           ).to_csv(bad, index=False)
+    with pytest.raises(SystemExit, match=message):
+        main(arguments(tiny, tmp_path / 'out', 1, '--scores', str(bad)))
