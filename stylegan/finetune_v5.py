@@ -51,22 +51,20 @@ from tqdm import tqdm
 
 from atomic_write import atomic_write
 from checkpoints import CheckpointError
-from property_score_cnn.model import (PROPERTY_NAMES, as_model_input, load_property_score_cnn,
-                                      score_images)
+from property_score_cnn.model import as_model_input, load_property_score_cnn, score_images
 from property_score_cnn.scoring import cnn_score_table, load_table_views
 from property_score_cnn.train import jitter
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
 from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.loading import convert_v1_to_v5, load_generator, save_generator
 from stylegan.property_discriminator import (CORE_PROPERTIES, PropertyDiscriminator,
-                                             core_property_scores, init_from_property_score_cnn,
+                                             init_from_property_score_cnn,
                                              save_property_discriminator)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_COLUMNS = tuple(f'{name}_score' for name in CORE_PROPERTIES)
-# Where eyes, mouth and pose sit in the 7-dim v1 label and in the CNN's 7 outputs (same order).
-CORE_INDEX = tuple(PROPERTY_NAMES.index(name) for name in CORE_PROPERTIES)
-assert CORE_INDEX == tuple(SCORE_COLUMNS.index(column) for column in CORE_COLUMNS)
+# Where eyes, mouth and pose sit in the 7-dim v1 label (the order of the score table).
+CORE_INDEX = tuple(SCORE_COLUMNS.index(column) for column in CORE_COLUMNS)
 
 # The published evaluation: every (eyes, mouth, pose) corner below, 10 fixed z each.
 EVAL_LABELS = tuple((eyes, mouth, pose) for eyes in (-1.6, 1.6) for mouth in (-1.2, 1.6)
@@ -180,15 +178,15 @@ def render(generator, z, labels, psi, batch_size=16):
 
 
 class CoreScores(torch.nn.Module):
-    """The Property Score CNN reduced to its eyes, mouth and pose branches: the evaluation needs
-    no more, and the whole-image hair branches would cost most of its time."""
+    """The Property Score CNN reduced to its eyes, mouth and pose branches, for `score_images`:
+    the evaluation needs no more, and the whole-image hair branches would cost most of its time."""
 
     def __init__(self, cnn):
         super().__init__()
         self.cnn = cnn
 
     def forward(self, images):
-        return core_property_scores(self.cnn, images)
+        return self.cnn.score(images, CORE_PROPERTIES)
 
 
 def measure(generator, cnn, z, psi):
@@ -277,7 +275,7 @@ class FineTuneV5:
         adversarial = F.softplus(-self.D(fakes, fake_labels)).mean()
         if self.args.property_weight == 0:
             return adversarial, adversarial
-        measured = core_property_scores(self.cnn, fakes)
+        measured = self.cnn.score(fakes, CORE_PROPERTIES)
         return adversarial, adversarial + self.args.property_weight * F.mse_loss(measured, fake_labels)
 
     # ---- one step -----------------------------------------------------------------------------

@@ -31,19 +31,13 @@ class PropertyDiscriminator(nn.Module):
 
         Returns logits [N, 1].
         """
+        images = fit_to_input_size(images)
         if labels.shape != (len(images), len(CORE_PROPERTIES)):
             raise ValueError(f'expected labels of shape [{len(images)}, {len(CORE_PROPERTIES)}]'
                              f' (eyes, mouth, pose), got {list(labels.shape)}')
-        scores = core_property_scores(self, images)
-        return self.fc_final(self.fc1(torch.cat([scores, labels.to(scores.dtype)], dim=1)))
-
-
-def core_property_scores(model, images):
-    """[N, 3] eyes, mouth and pose outputs of the sub-CNNs of `model` (the discriminator or the
-    Property Score CNN: both name them alike), with gradients; the other branches are not run."""
-    images = fit_to_input_size(images)
-    return torch.cat([getattr(model, BRANCH[name].module_name)(BRANCH[name].crop_of(images))
-                      for name in CORE_PROPERTIES], dim=1)
+        scores = [getattr(self, BRANCH[name].module_name)(BRANCH[name].crop_of(images))
+                  for name in CORE_PROPERTIES]
+        return self.fc_final(self.fc1(torch.cat(scores + [labels.to(images.dtype)], dim=1)))
 
 
 def load_property_discriminator(source, width=None):
