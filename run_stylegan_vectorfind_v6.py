@@ -29,7 +29,7 @@ from checkpoints import CheckpointError
 from property_score_cnn import load_property_score_cnn
 from stylegan import convert_v1_to_v6, load_generator, save_generator
 from stylegan.generate import read_latent_codes
-from vectorfind.directions import (fit_directions, load_direction, save_direction, selections,
+from vectorfind.directions import (MIN_GROUP, fit_directions, load_direction, save_direction, selections,
                                    tsne_plot, vector_path)
 from vectorfind.generation_test import GenerationTest
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, PROPERTIES, group_names, medians_from_table
@@ -85,7 +85,12 @@ def training_phase(generator, cnn, medians, args):
                      args.batch_size, args.chunk_size)
     scores = np.concatenate([s for _, s in iter_chunks(args.out_dir, args.n, args.chunk_size)])
     groups = np.full(len(scores), ALL_SAMPLES) if args.no_grouping else group_names(scores, medians)
-    chosen = selections(scores, groups, group_list, args.ratio)
+    chosen, sparse = selections(scores, groups, group_list, args.ratio)
+    if sparse:
+        # A group with too few samples borrows the direction fitted over every sample.
+        print(f'groups {sparse} have fewer than {MIN_GROUP} samples (raise --n);'
+              f' they use the direction fitted over all samples')
+        chosen.update(selections(scores, np.full(len(scores), ALL_SAMPLES), [ALL_SAMPLES], args.ratio)[0])
     needed = np.unique(np.concatenate([np.concatenate(pair) for pair in chosen.values()]))
     kept = gather_codes(args, needed)
 
@@ -93,8 +98,9 @@ def training_phase(generator, cnn, medians, args):
         return kept[np.searchsorted(needed, index)]
 
     directions, report = fit_directions(codes_of, chosen, args.seed)
-    for key, direction in directions.items():
-        save_direction(direction, paths[key])
+    directions.update({(p, g): directions[p, ALL_SAMPLES] for p in PROPERTIES for g in sparse})
+    for key, path in paths.items():
+        save_direction(directions[key], path)
     with atomic_write(os.path.join(args.out_dir, 'svm_report.csv')) as tmp:
         report.to_csv(tmp, index=False)
     print(report.pivot(index='group', columns='property', values='valid_accuracy').to_string())

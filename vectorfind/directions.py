@@ -20,6 +20,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 TRAIN_FRACTION = 0.8
+MIN_GROUP = 10  # an SVM on fewer top/bottom codes than this says nothing
 TSNE_MAX_POINTS = 1000  # t-SNE is quadratic; beyond this the picture says nothing new
 
 
@@ -51,16 +52,18 @@ def fit_direction(codes, largest, smallest, seed):
 
 
 def selections(scores, groups, group_list, ratio):
-    """{(property, group): (largest, smallest)} row indices into the whole sample."""
-    chosen = {}
+    """{(property, group): (largest, smallest)} row indices into the whole sample, and the groups
+    too small to fit an SVM on (fewer than MIN_GROUP members), which are left out."""
+    chosen, sparse = {}, []
     for group in group_list:
         members = np.flatnonzero(groups == group)
-        if len(members) < 4:
-            raise ValueError(f'group {group!r} has {len(members)} samples; raise --n')
+        if len(members) < MIN_GROUP:
+            sparse.append(group)
+            continue
         for prop in PROPERTIES:
             largest, smallest = extremes(scores[members, property_column(prop)], ratio)
             chosen[prop, group] = members[largest], members[smallest]
-    return chosen
+    return chosen, sparse
 
 
 def fit_directions(codes_of, chosen, seed):

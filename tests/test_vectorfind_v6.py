@@ -1,0 +1,144 @@
+"""VectorFind-v6 on tiny models: the whole pipeline, its resumption, its files and SPEC's numbers."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import run_stylegan_vectorfind_v6 as v6
+import vectorfind.sampling
+import vectorfind.generation_test
+from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
+from segmentation.score_table import all_scores_table, write_score_table
+from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from vectorfind.directions import load_direction, save_direction
+from vectorfind.generation_test import THRESHOLDS, weight_grid
+from vectorfind.latents import draw_codes, render_and_score
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    """A tiny v1 generator, a narrow random CNN, and a CNN-derived table made by scoring that
+    generator's own faces, so that the median split gives every group members."""
+    root = tmp_path_factory.mktemp('models')
+    torch.manual_seed(0)
+    generator = Generator(preset('tiny')).eval()
+    save_generator(generator, root / 'generator.pth')
+    cnn = PropertyScoreCNN(width=0.125).eval()
+    save_property_score_cnn(cnn, root / 'cnn.pth')
+    codes = draw_codes(64, 515, seed=99, purpose=0, block=0)
+    scores = render_and_score(convert_v1_to_v6(generator), cnn, codes, 'cpu', 64)
+    names = ('eyes', 'hair_color', 'hair_length', 'mouth', 'pose', 'background_mean', 'background_std')
+    table = all_scores_table(range(64), [f'{i}.png' for i in range(64)], dict(zip(names, scores.T)))
+    write_score_table(table, root / 'all_scores_v2_cnn.csv')
+    return root
+
+
+def args_for(models, out_dir, *extra):
+    return v6.parse_args(['--generator', str(models / 'generator.pth'), '--cnn', str(models / 'cnn.pth'),
+                          '--scores-table', str(models / 'all_scores_v2_cnn.csv'), '--n', '80',
+                          '--chunk-size', '20', '--ratio', '0.25', '--batch-size', '20',
+                          '--max-tries', '3', '--device', 'cpu', '--out-dir', str(out_dir), *extra])
+
+
+def test_weight_grid_and_thresholds_are_specs():
+    grid = weight_grid()
+    assert grid.shape == (50, 3)
+    assert sorted(set(grid[:, 0])) == pytest.approx([-1.2, 1.8])
+    assert sorted(set(grid[:, 1])) == pytest.approx([-2.4, -1.2, 0.0, 1.2, 2.4])
+    assert sorted(set(grid[:, 2])) == pytest.approx([-1.8, -1.2, -0.6, 0.0, 0.6])
+    assert len({tuple(row) for row in grid}) == 50
+    assert THRESHOLDS == {'eyes': 0.75, 'mouth': 0.77, 'pose': 0.80}
+
+
+def test_direction_files_read_back_the_same_vectors(tmp_path):
+    vectors = np.random.default_rng(0).standard_normal((2, 515)).astype(np.float32)
+    save_direction(vectors, tmp_path / 'eyes_change_z_vector_hhl.csv')
+    table = pd.read_csv(tmp_path / 'eyes_change_z_vector_hhl.csv', index_col=0)
+    assert table.shape == (2, 515)
+    np.testing.assert_array_equal(load_direction(tmp_path / 'eyes_change_z_vector_hhl.csv', 515), vectors)
+    with pytest.raises(ValueError, match='expected rows of 512 values'):
+        load_direction(tmp_path / 'eyes_change_z_vector_hhl.csv', 512)
+
+
+def test_whole_pipeline_writes_every_output(models, tmp_path):
+    statistics = v6.run(args_for(models, tmp_path, '--no-tsne'))
+    for prop in ('eyes', 'mouth', 'pose'):
+        for group in ('hhh', 'hhl', 'hlh', 'hll', 'lhh', 'lhl', 'llh', 'lll'):
+            vector = load_direction(tmp_path / 'property_score_vectors' / f'{prop}_change_z_vector_{group}.csv', 515)
+            assert vector.shape == (1, 515) and np.linalg.norm(vector) == pytest.approx(1, abs=1e-5)
+    report = tmp_path / 'image_generation_report'
+    results = pd.read_csv(report / 'test_result.csv')
+    assert list(results.columns) == ['case', 'vector_no', 'passed', 'group_name', 'eyes_corr',
+                                     'mouth_corr', 'pose_corr', 'sum_abs_corr']
+    assert len(results) == 3 and int(statistics.tested[0]) == 3
+    assert pd.read_csv(report / 'latent_codes_all.csv').shape == (3, 515)
+    report_table = pd.read_csv(tmp_path / 'svm_report.csv')
+    assert set(report_table.property) == {'eyes', 'mouth', 'pose'}
+    assert set(report_table.group) <= {'hhh', 'hhl', 'hlh', 'hll', 'lhh', 'lhl', 'llh', 'lll', 'all'}
+    assert report_table.valid_accuracy.between(0, 1).all()
+    assert os.path.exists(tmp_path / 'stylegan_gen_vector_find_v6.pth')
+    assert os.path.exists(tmp_path / 'config.json')
+
+
+def interrupt_after(monkeypatch, module, calls):
+    """Make `module.render_and_score` fail after `calls` calls, as a killed run would stop."""
+    real, count = module.render_and_score, {'n': 0}
+
+    def failing(*args, **kwargs):
+        count['n'] += 1
+        if count['n'] > calls:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, 'render_and_score', failing)
+
+
+def test_interrupted_stages_resume_to_the_same_result(models, tmp_path, monkeypatch):
+    v6.run(args_for(models, tmp_path / 'straight', '--no-tsne'))
+    resumed = tmp_path / 'resumed'
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, vectorfind.sampling, 2)  # killed while sampling the third chunk
+        with pytest.raises(KeyboardInterrupt):
+            v6.run(args_for(models, resumed, '--no-tsne'))
+    assert sorted(os.listdir(resumed / 'samples')) == ['chunk_00000.npz', 'chunk_00001.npz']
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, vectorfind.generation_test, 3)  # killed during the second code
+        with pytest.raises(KeyboardInterrupt):
+            v6.run(args_for(models, resumed, '--no-tsne'))
+    assert len(pd.read_csv(resumed / 'image_generation_report' / 'test_result.csv')) == 1
+    v6.run(args_for(models, resumed, '--no-tsne'))
+    for name in ('test_result.csv', 'latent_codes_all.csv'):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'straight' / 'image_generation_report' / name),
+                                      pd.read_csv(resumed / 'image_generation_report' / name))
+    for prop in ('eyes', 'pose'):
+        name = f'property_score_vectors/{prop}_change_z_vector_lhl.csv'
+        np.testing.assert_array_equal(load_direction(tmp_path / 'straight' / name, 515),
+                                      load_direction(resumed / name, 515))
+
+
+def test_stored_directions_are_reused_unless_retrain(models, tmp_path):
+    v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '1'))
+    path = tmp_path / 'property_score_vectors' / 'eyes_change_z_vector_all.csv'
+    save_direction(np.ones((1, 515), np.float32) / np.sqrt(515), path)
+    v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '1'))
+    assert load_direction(path, 515)[0, 0] == pytest.approx(1 / np.sqrt(515))
+    v6.run(args_for(models, tmp_path, '--no-grouping', '--max-tries', '1', '--retrain'))
+    assert load_direction(path, 515)[0, 0] != pytest.approx(1 / np.sqrt(515))
+    assert os.path.exists(tmp_path / 'tsne' / 'tsne_eyes_all.png')
+
+
+def test_given_latents_and_group_names_are_tested_as_given(models, tmp_path):
+    codes = draw_codes(2, 515, seed=5, purpose=1, block=0)
+    pd.DataFrame(codes).to_csv(tmp_path / 'codes.csv', index=False)
+    pd.DataFrame({'group_name': ['lll', 'hhh']}).to_csv(tmp_path / 'groups.csv', index=False)
+    v6.run(args_for(models, tmp_path / 'out', '--no-tsne', '--latents', str(tmp_path / 'codes.csv'),
+                    '--group-names', str(tmp_path / 'groups.csv')))
+    report = tmp_path / 'out' / 'image_generation_report'
+    assert list(pd.read_csv(report / 'test_result.csv').group_name) == ['lll', 'hhh']
+    np.testing.assert_allclose(pd.read_csv(report / 'latent_codes_all.csv').to_numpy(), codes, rtol=1e-6)
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match='stylegan_gen_fine_tuned_v1.pth'):
+        v6.main(['--preset', 'ohlora', '--device', 'cpu', '--out-dir', str(tmp_path)])
