@@ -1,0 +1,117 @@
+"""How much of the world a base generator's latent space holds.
+
+    python -m stylegan.evaluate_base                 # the committed default models
+
+Writes a grid of 64 samples at psi 1.0, and measures, over --n samples, the Property Score CNN's
+5th to 95th percentile range of eyes, mouth and pose against the same range over the training
+data (the CNN-derived all_scores table): the share of the data's range the samples cover. It is
+measured for two ways of drawing samples:
+
+* ``v1``: z ~ N(0, 1) with labels drawn from the training table (the generator as trained);
+* ``v6``: the VectorFind-v6 conversion (label embedding re-drawn), z and the 3 extra dims ~ N(0, 1):
+  the latent space VectorFind-v6 searches.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import torch
+
+from atomic_write import atomic_write
+from checkpoints import CheckpointError
+from property_score_cnn import load_property_score_cnn
+from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from stylegan.generate import contact_sheet, save_png, to_uint8
+from stylegan.loading import convert_v1_to_v6, load_generator
+
+PROPERTIES = ('eyes', 'mouth', 'pose')
+PERCENTILES = (5, 95)
+TARGET_COVERAGE = 0.7
+
+
+def coverage(samples, data):
+    """Share of the data's 5th-95th percentile range inside the samples' 5th-95th range."""
+    low_s, high_s = np.percentile(samples, PERCENTILES)
+    low_d, high_d = np.percentile(data, PERCENTILES)
+    overlap = max(0.0, min(high_s, high_d) - max(low_s, low_d))
+    return overlap / (high_d - low_d)
+
+
+@torch.inference_mode()
+def sample_scores(generator, cnn, z, labels, batch_size=100):
+    """CNN scores of eyes, mouth and pose [N, 3] for the generator's images of (z, labels)."""
+    out = []
+    for i in range(0, len(z), batch_size):
+        images = generator(z[i:i + batch_size], labels[i:i + batch_size])['image']
+        out.append(cnn.score(images, PROPERTIES))
+    return torch.cat(out).numpy()
+
+
+def latent_sets(v1, table, n, seed):
+    """{name: (generator, z, labels)} for the two ways of drawing samples."""
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, v1.z_dim, generator=rng)
+    rows = torch.randint(len(table), (n,), generator=rng)
+    labels = torch.tensor(table.loc[:, list(SCORE_COLUMNS)].to_numpy(np.float32))[rows]
+    v6 = convert_v1_to_v6(v1, seed=seed)
+    return {'v1': (v1, z, labels), 'v6': (v6, z, torch.randn(n, 3, generator=rng))}
+
+
+def evaluate(generator_path, cnn_path, table_path, n, seed):
+    v1 = load_generator(generator_path, 'v1')
+    cnn = load_property_score_cnn(cnn_path)
+    table = read_score_table(table_path, check_images=False)
+    rows = []
+    for name, (generator, z, labels) in latent_sets(v1, table, n, seed).items():
+        scores = sample_scores(generator, cnn, z, labels)
+        for k, prop in enumerate(PROPERTIES):
+            data = table[f'{prop}_score'].to_numpy()
+            rows.append({'latents': name, 'property': prop,
+                         'samples_p5': np.percentile(scores[:, k], 5),
+                         'samples_p95': np.percentile(scores[:, k], 95),
+                         'data_p5': np.percentile(data, 5), 'data_p95': np.percentile(data, 95),
+                         'coverage': coverage(scores[:, k], data)})
+    result = pd.DataFrame(rows).round(4)
+    result['passed'] = result.coverage >= TARGET_COVERAGE
+    return v1, result
+
+
+@torch.inference_mode()
+def sample_grid(generator, seed, count=64):
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(count, generator.z_dim, generator=rng)
+    # Zero labels: the mean of every normalised score, so the grid shows what z alone varies.
+    images = generator(z, torch.zeros(count, generator.label_dim), trunc_psi=1.0)['image']
+    return contact_sheet(to_uint8(images))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--generator', default='models/default/base_generator.pth')
+    parser.add_argument('--cnn', default='models/default/property_score_cnn.pth')
+    parser.add_argument('--scores-table', default='models/default/all_scores_v2_cnn.csv',
+                        help='the CNN-derived all_scores table of the training data')
+    parser.add_argument('--n', type=int, default=5000)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--grid', default='docs/default_generator.png')
+    parser.add_argument('--out', default='outputs/evaluate_base.csv')
+    args = parser.parse_args(argv)
+    try:
+        generator, result = evaluate(args.generator, args.cnn, args.scores_table, args.n, args.seed)
+    except (CheckpointError, FileNotFoundError, ValueError) as error:
+        sys.exit(f'error: {error}')
+    save_png(sample_grid(generator, args.seed), args.grid)
+    with atomic_write(args.out) as tmp:
+        result.to_csv(tmp, index=False)
+    with atomic_write(os.path.splitext(args.out)[0] + '_config.json') as tmp, open(tmp, 'w') as file:
+        json.dump(vars(args), file, indent=2)
+    print(result.to_string(index=False))
+    print(f'grid of 64 samples: {args.grid}; table: {args.out}')
+
+
+if __name__ == '__main__':
+    main()
