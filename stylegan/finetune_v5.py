@@ -22,10 +22,11 @@ Three options, each off in the faithful preset and on in `improved`:
 * `property_weight`: G's loss also pulls the frozen Property Score CNN's eyes, mouth and pose of
   each fake towards its label (squared error), a direct training signal where the original had
   only D's indirect one;
-* `label_init='base'`: the new first mapping layer keeps the base generator's weights on z and
-  starts its 3 label columns from the base's own label pathway, so the fine-tuning starts from the
-  base's conditioning instead of from random label weights (a function-preserving initialisation
-  in the sense of Net2Net, Chen et al. 2016).
+* `first_layer_lr_mul`: the re-initialised first mapping layer, the only way in for the label,
+  learns this many times faster. The mapping keeps StyleGAN's learning-rate multiplier 0.01, so
+  under AdamW 1e-4 its weights move at an effective 1e-6 per step: in a run of the published
+  length the new label columns stay close to their random start. 100 gives that one layer the
+  synthesis layers' rate, as is usual for a new layer in a fine-tuned network.
 
 Reals are shown to D at the generator's resolution (area-downscaled, then D's own resize to 256 px),
 so D cannot tell reals from fakes by their sharpness. Everything the next step depends on (weights,
@@ -54,7 +55,7 @@ from checkpoints import CheckpointError
 from property_score_cnn.model import as_model_input, load_property_score_cnn, score_images
 from property_score_cnn.scoring import cnn_score_table, load_table_views
 from property_score_cnn.train import jitter
-from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from segmentation.score_table import read_score_table
 from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.loading import convert_v1_to_v5, load_generator, save_generator
 from stylegan.property_discriminator import (CORE_PROPERTIES, PropertyDiscriminator,
@@ -63,8 +64,6 @@ from stylegan.property_discriminator import (CORE_PROPERTIES, PropertyDiscrimina
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_COLUMNS = tuple(f'{name}_score' for name in CORE_PROPERTIES)
-# Where eyes, mouth and pose sit in the 7-dim v1 label (the order of the score table).
-CORE_INDEX = tuple(SCORE_COLUMNS.index(column) for column in CORE_COLUMNS)
 
 # The published evaluation: every (eyes, mouth, pose) corner below, 10 fixed z each.
 EVAL_LABELS = tuple((eyes, mouth, pose) for eyes in (-1.6, 1.6) for mouth in (-1.2, 1.6)
@@ -83,10 +82,10 @@ _FAITHFUL = dict(
     scores=os.path.join(DEFAULT_WORLD, 'all_scores_v2_cnn.csv'),
     # The default run must fit 15 minutes of this repository's 2-core CPU, set-up included.
     epochs=500, max_minutes=12.0,
-    fake_labels='batch', property_weight=0.0, label_init='random')
+    fake_labels='batch', property_weight=0.0, first_layer_lr_mul=1.0)
 PRESETS = {
     'faithful': _FAITHFUL,
-    'improved': dict(_FAITHFUL, fake_labels='data', property_weight=1.0, label_init='base'),
+    'improved': dict(_FAITHFUL, fake_labels='data', property_weight=1.0, first_layer_lr_mul=100.0),
     # The published configuration: 256 px v1 generator and CNN dropped into models/, on a GPU,
     # trained on the default world's full-size images scored by the published CNN.
     'ohlora': dict(_FAITHFUL,
@@ -100,26 +99,10 @@ NOT_RESUME_KEYS = ('out_dir', 'device', 'epochs', 'steps', 'max_minutes')
 
 
 # ---- models -----------------------------------------------------------------------------------
-def carry_label_pathway(base, generator):
-    """Start the v5 generator's first mapping layer from the base's: the z columns copied, the
-    3 label columns set to what the base's label embedding feeds that layer for a label that is
-    zero (the data mean) on the 4 other properties. Effective weights are matched, so the
-    different input width (and hence weight scale) of the two layers is accounted for."""
-    old, new, z_dim = base.mapping.dense0, generator.mapping.dense0, generator.z_dim
-    with torch.no_grad():
-        effective = old.weight * old.wscale
-        label_columns = effective[:, z_dim:] @ base.mapping.label_weight[list(CORE_INDEX)].T
-        new.weight.copy_(torch.cat([effective[:, :z_dim], label_columns], dim=1) / new.wscale)
-    return generator
-
-
 def build_models(args):
     """(v5 generator, property discriminator, frozen Property Score CNN), all on `args.device`."""
     torch.manual_seed(args.seed)  # the discriminator's new head
-    base = load_generator(args.generator, 'v1')
-    generator = convert_v1_to_v5(base, seed=args.seed)
-    if args.label_init == 'base':
-        carry_label_pathway(base, generator)
+    generator = convert_v1_to_v5(load_generator(args.generator, 'v1'), seed=args.seed)
     cnn = load_property_score_cnn(args.property_cnn)
     discriminator = init_from_property_score_cnn(PropertyDiscriminator(cnn.width), cnn)
     device = torch.device(args.device)
@@ -215,6 +198,14 @@ def r1_penalty(reals, real_scores):
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
+def generator_optimizer(generator, lr, first_layer_lr_mul):
+    """AdamW over every layer; the first mapping layer (new in v5) at `first_layer_lr_mul` x lr."""
+    first = list(generator.mapping.dense0.parameters())
+    rest = [p for p in generator.parameters() if all(p is not q for q in first)]
+    return torch.optim.AdamW([{'params': rest}, {'params': first, 'lr': lr * first_layer_lr_mul}],
+                             lr=lr)
+
+
 def optimise(optimizer, loss):
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -229,7 +220,7 @@ class FineTuneV5:
         self.device = torch.device(args.device)
         self.views, self.labels = views, labels
         self.G, self.D, self.cnn = models
-        self.opt_G = torch.optim.AdamW(self.G.parameters(), lr=args.lr)
+        self.opt_G = generator_optimizer(self.G, args.lr, args.first_layer_lr_mul)
         self.opt_D = torch.optim.AdamW(self.D.parameters(), lr=args.lr)
         self.rng = torch.Generator().manual_seed(args.seed)  # batches, jitter, latents, labels
         self.batches_per_epoch = len(views) // args.batch_size  # the ragged last batch is dropped
@@ -519,13 +510,14 @@ def validate_args(args):
         raise ValueError('--batch-size must be at least 2 (the real-vs-fake AUROC needs it)')
     checks = {'lr': args.lr > 0, 'r1_gamma': args.r1_gamma >= 0, 'trunc_psi': 0 <= args.trunc_psi <= 1,
               'w_avg_decay': 0 <= args.w_avg_decay <= 1, 'jitter': 0 <= args.jitter < 1,
-              'property_weight': args.property_weight >= 0, 'max_minutes': args.max_minutes >= 0}
+              'property_weight': args.property_weight >= 0, 'max_minutes': args.max_minutes >= 0,
+              'first_layer_lr_mul': args.first_layer_lr_mul > 0}
     bad = ', '.join(f'--{name.replace("_", "-")} {getattr(args, name)}'
                     for name, ok in checks.items() if not ok)
     if bad:
         raise ValueError(f'out of range: {bad} (need lr > 0, r1-gamma >= 0, trunc-psi and'
                          f' w-avg-decay in [0, 1], jitter in [0, 1), property-weight >= 0,'
-                         f' max-minutes >= 0)')
+                         f' max-minutes >= 0, first-layer-lr-mul > 0)')
 
 
 def parse_args(argv=None):
@@ -546,9 +538,8 @@ def parse_args(argv=None):
                         help="fakes' labels: the real batch's own, or drawn from the data")
     parser.add_argument('--property-weight', type=float,
                         help="weight of the frozen CNN's squared error on the fakes in G's loss")
-    parser.add_argument('--label-init', choices=('random', 'base'),
-                        help="first mapping layer's label columns: random, or from the base's"
-                             ' label pathway')
+    parser.add_argument('--first-layer-lr-mul', type=float,
+                        help='learning-rate multiplier of the re-initialised first mapping layer')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--lr', type=float, default=1e-4)
     parser.add_argument('--r1-gamma', type=float, default=10.0)
