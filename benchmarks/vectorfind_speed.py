@@ -1,0 +1,159 @@
+"""VectorFind-v6 speed against the original's loop structure, on the same models and machine.
+
+    python -m benchmarks.vectorfind_speed            # the committed default models, CPU
+
+(a) sampling plus scoring, images per second: this repository (`vectorfind.latents.render_and_score`,
+    batched, scores straight from the generator output) against the original's structure (generate
+    20 at a time, convert to uint8, score one image at a time), and against the bare
+    generator-plus-CNN forward pass at its best batch size;
+(b) one latent's image generation test (50 images): this repository (`generation_test.test_code`)
+    against the original's structure (generate each image, save it as JPEG, read it back, score it
+    alone);
+(c) peak memory of the sampling stage at two sizes of --n, each in a fresh process, to show that
+    streaming chunks to disk keeps it flat.
+"""
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from atomic_write import atomic_write
+from property_score_cnn import load_property_score_cnn
+from property_score_cnn.model import as_model_input
+from stylegan import convert_v1_to_v6, load_generator
+from stylegan.generate import to_uint8
+from vectorfind.generation_test import edited_codes, test_code
+from vectorfind.latents import draw_codes, render, render_and_score
+from vectorfind.sampling import sample_and_score
+
+ORIGINAL_GENERATION_BATCH = 20
+
+
+def timed(function, *args):
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+@torch.inference_mode()
+def original_sampling(generator, cnn, codes):
+    """The original's structure: generate 20 at a time, to uint8, then one CNN call per image."""
+    for start in range(0, len(codes), ORIGINAL_GENERATION_BATCH):
+        images = to_uint8(render(generator, codes[start:start + ORIGINAL_GENERATION_BATCH], 'cpu'))
+        for image in images:
+            cnn(as_model_input(image[None]))
+
+
+@torch.inference_mode()
+def original_generation_test(generator, cnn, code, directions, folder):
+    """The original's structure: per image, generate it, save a JPEG, read it back, score it."""
+    for i, edited in enumerate(edited_codes(code, directions)):
+        image = to_uint8(render(generator, edited[None], 'cpu'))[0]
+        path = os.path.join(folder, f'{i:03d}.jpg')
+        Image.fromarray(image).save(path)
+        cnn(as_model_input(np.asarray(Image.open(path).convert('RGB'))[None]))
+
+
+@torch.inference_mode()
+def bare_forward(generator, cnn, codes, batch_size):
+    for start in range(0, len(codes), batch_size):
+        cnn(render(generator, codes[start:start + batch_size], 'cpu'))
+
+
+def peak_memory_of_sampling(args, n):
+    """Peak resident memory (MiB) of a fresh process sampling n codes into a temporary folder."""
+    with tempfile.TemporaryDirectory() as out_dir:
+        command = [sys.executable, '-m', 'benchmarks.vectorfind_speed', '--sample-only', str(n),
+                   '--sample-dir', out_dir, '--generator', args.generator, '--cnn', args.cnn,
+                   '--batch-size', str(args.batch_size)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        subprocess.run(command, check=True)
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far: sizes are run smallest first.
+    return max(peak, before) / 1024
+
+
+def load_models(args):
+    generator = convert_v1_to_v6(load_generator(args.generator, 'v1'), seed=0)
+    return generator, load_property_score_cnn(args.cnn)
+
+
+def sample_only(args):
+    generator, cnn = load_models(args)
+    sample_and_score(generator, cnn, args.sample_only, 0, args.sample_dir, 'cpu',
+                     args.batch_size, chunk_size=500)
+
+
+def run(args):
+    generator, cnn = load_models(args)
+    code_dim = generator.z_dim + generator.label_dim
+    codes = draw_codes(args.n, code_dim, seed=0, purpose=0, block=0)
+    rows = []
+    warm = codes[:20]
+    render_and_score(generator, cnn, warm, 'cpu', 20)
+    original_sampling(generator, cnn, warm)
+
+    ours = timed(render_and_score, generator, cnn, codes, 'cpu', args.batch_size)
+    original = timed(original_sampling, generator, cnn, codes)
+    bare = {b: timed(bare_forward, generator, cnn, codes, b) for b in args.bare_batch_sizes}
+    best_batch = min(bare, key=bare.get)
+    rows += [{'measure': 'sampling+scoring, this repository', 'images_per_s': args.n / ours},
+             {'measure': 'sampling+scoring, original structure', 'images_per_s': args.n / original},
+             {'measure': f'bare generator+CNN forward, best batch ({best_batch})',
+              'images_per_s': args.n / bare[best_batch]}]
+
+    rng = np.random.default_rng(1)
+    directions = rng.standard_normal((3, code_dim)).astype(np.float32)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    code = codes[0]
+    test_code(generator, cnn, code, directions, 'cpu')
+    ours_test = np.median([timed(test_code, generator, cnn, code, directions, 'cpu') for _ in range(3)])
+    with tempfile.TemporaryDirectory() as folder:
+        original_test = timed(original_generation_test, generator, cnn, code, directions, folder)
+    rows += [{'measure': 'one latent test (50 images), this repository', 'seconds': ours_test},
+             {'measure': 'one latent test (50 images), original structure', 'seconds': original_test}]
+
+    for n in args.memory_sizes:
+        rows.append({'measure': f'sampling stage peak memory, n={n}',
+                     'peak_rss_mib': peak_memory_of_sampling(args, n)})
+    table = pd.DataFrame(rows)
+    table['machine'] = f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
+    return table.round(3), {'sampling_speedup': original / ours, 'test_speedup': original_test / ours_test,
+                            'share_of_bare_forward': bare[best_batch] / ours}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--generator', default='models/default/base_generator.pth')
+    parser.add_argument('--cnn', default='models/default/property_score_cnn.pth')
+    parser.add_argument('--n', type=int, default=400, help='codes timed in (a)')
+    parser.add_argument('--batch-size', type=int, default=50)
+    parser.add_argument('--bare-batch-sizes', type=int, nargs='+', default=[10, 25, 50, 100])
+    parser.add_argument('--memory-sizes', type=int, nargs='+', default=[1000, 4000])
+    parser.add_argument('--out', default='outputs/benchmarks/vectorfind_speed.csv')
+    parser.add_argument('--sample-only', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--sample-dir', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.sample_only:
+        return sample_only(args)
+    table, ratios = run(args)
+    with atomic_write(args.out) as tmp:
+        table.to_csv(tmp, index=False)
+    print(table.to_string(index=False))
+    print(f"(a) {ratios['sampling_speedup']:.1f}x the original structure, "
+          f"{ratios['share_of_bare_forward']:.0%} of the bare forward pass at its best batch size")
+    print(f"(b) {ratios['test_speedup']:.1f}x the original structure")
+
+
+if __name__ == '__main__':
+    main()
