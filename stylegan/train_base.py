@@ -80,6 +80,7 @@ class BaseTrainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=args.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=args.lr, betas=betas)
         self.step = 0
+        self.last_r1 = 0.0
         fixed = torch.Generator().manual_seed(12345)
         self.sample_z = torch.randn(32, config['z_dim'], generator=fixed)
         self.sample_labels = labels[torch.randint(len(labels), (32,), generator=fixed)]
@@ -117,11 +118,11 @@ class BaseTrainer:
         d_real = self.D(reals, real_labels)
         d_fake = self.D(fakes, fake_labels)
         d_loss = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
-        r1 = torch.zeros((), device=self.device)
         if lazy_r1:
             grad, = torch.autograd.grad(d_real.sum(), reals, create_graph=True)
             r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean()
             d_loss = d_loss + r1 * (args.r1_gamma / 2 * args.r1_interval)
+            self.last_r1 = r1.item()
         self.opt_D.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_D.step()
@@ -136,7 +137,8 @@ class BaseTrainer:
             self.G.update_w_avg(self.G.mapping(z, labels), decay=0.995)
         self.update_ema()
         self.step += 1
-        return {'d_loss': d_loss.item(), 'g_loss': g_loss.item(), 'r1': r1.item(),
+        # r1 is the penalty of the latest step that computed it (every r1_interval steps).
+        return {'d_loss': d_loss.item(), 'g_loss': g_loss.item(), 'r1': self.last_r1,
                 'd_real': d_real.mean().item(), 'd_fake': d_fake.mean().item()}
 
     @torch.no_grad()
