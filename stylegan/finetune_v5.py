@@ -381,8 +381,9 @@ def trim_log(path, epoch, idx):
 
 
 def log_row(record, metrics):
-    return {key: round(float({**record, **metrics}[key]), 4) if key not in ('epoch', 'idx')
-            else record[key] for key in LOG_COLUMNS}
+    row = {**record, **metrics}
+    return {key: round(row[key], 4) if isinstance(row[key], float) else row[key]
+            for key in LOG_COLUMNS}
 
 
 def plot_curves(log_path, batches_per_epoch, out_dir):

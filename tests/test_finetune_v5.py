@@ -60,7 +60,7 @@ def test_every_layer_learns_and_outputs_are_written(tiny, tmp_path):
             assert not torch.equal(param.detach(), base[name]), name
     log = pd.read_csv(tmp_path / 'train_log.csv')
     assert tuple(log.columns) == LOG_COLUMNS
-    assert list(log.idx) == [0, 1]
+    assert list(log.idx) == [0, 1] and log.d_train_count.dtype == np.int64
     assert np.isfinite(log[['d_loss', 'g_loss', 'real_fake_auroc']].to_numpy()).all()
     summary = pd.read_csv(tmp_path / 'samples' / 'summary.csv')
     assert list(summary.psi) == list(SAMPLE_PSIS)
