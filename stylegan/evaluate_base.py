@@ -19,6 +19,7 @@ import sys
 import numpy as np
 import pandas as pd
 import torch
+from tqdm import tqdm
 
 from atomic_write import atomic_write
 from checkpoints import CheckpointError
@@ -44,7 +45,7 @@ def coverage(samples, data):
 def sample_scores(generator, cnn, z, labels, batch_size=100):
     """CNN scores of eyes, mouth and pose [N, 3] for the generator's images of (z, labels)."""
     out = []
-    for i in range(0, len(z), batch_size):
+    for i in tqdm(range(0, len(z), batch_size), desc='sampling', unit='batch'):
         images = generator(z[i:i + batch_size], labels[i:i + batch_size])['image']
         out.append(cnn.score(images, PROPERTIES))
     return torch.cat(out).numpy()
