@@ -24,9 +24,9 @@ Three options, each off in the faithful preset and on in `improved`:
   only D's indirect one;
 * `first_layer_lr_mul`: the re-initialised first mapping layer, the only way in for the label,
   learns this many times faster. The mapping keeps StyleGAN's learning-rate multiplier 0.01, so
-  under AdamW 1e-4 its weights move at an effective 1e-6 per step: in a run of the published
-  length the new label columns stay close to their random start. 100 gives that one layer the
-  synthesis layers' rate, as is usual for a new layer in a fine-tuned network.
+  under AdamW 1e-4 its weights move by about 1e-6 of their scale per step, a hundredth of the
+  synthesis layers' rate, and the new label columns stay close to their random start. 100 gives
+  that one layer the synthesis layers' rate, as is usual for a new layer in a fine-tuned network.
 
 Reals are shown to D at the generator's resolution (area-downscaled, then D's own resize to 256 px),
 so D cannot tell reals from fakes by their sharpness. Everything the next step depends on (weights,
@@ -52,6 +52,7 @@ from tqdm import tqdm
 
 from atomic_write import atomic_write
 from checkpoints import CheckpointError
+from data.build_default_world import build_world
 from property_score_cnn.model import as_model_input, load_property_score_cnn, score_images
 from property_score_cnn.scoring import cnn_score_table, load_table_views
 from property_score_cnn.train import jitter
@@ -120,7 +121,6 @@ def ensure_score_table(args, cnn, resolution):
         raise FileNotFoundError(f'score table not found: {args.scores}')
     source = os.path.join(os.path.dirname(args.scores), 'all_scores_v2.csv')
     if not os.path.isfile(source):
-        from data.build_default_world import build_world  # only needed once per machine
         print(f'building the default face world in {os.path.dirname(source)}')
         build_world(DEFAULT_WORLD_SIZE, 0, os.path.dirname(source))
     print(f'scoring the world with {args.property_cnn} -> {args.scores}')
