@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.manifold import TSNE
 from sklearn.svm import LinearSVC
+from tqdm import tqdm
 
 from atomic_write import atomic_write
 from vectorfind.groups import PROPERTIES, property_column
@@ -98,17 +99,30 @@ def load_direction(path, code_dim):
     return vectors
 
 
-def tsne_plot(codes, is_largest, title, path, seed):
-    """2-D t-SNE of the selected codes, coloured largest vs smallest."""
-    if len(codes) > TSNE_MAX_POINTS:
-        keep = np.random.default_rng(seed).choice(len(codes), TSNE_MAX_POINTS, replace=False)
-        codes, is_largest = codes[keep], is_largest[keep]
-    perplexity = max(2.0, min(30.0, (len(codes) - 1) / 3))
-    points = TSNE(n_components=2, perplexity=perplexity, init='pca', random_state=seed).fit_transform(codes)
+def tsne_plots(chosen, codes_of, out_dir, seed):
+    """`tsne/tsne_{property}_{group}.png`: the selected codes in 2-D, largest vs smallest.
+
+    One t-SNE per group embeds the codes selected for any of its properties, and each property's
+    plot shows its own; the embedding, the slow part, is shared by the three plots of a group.
+    """
+    for group in tqdm(list(dict.fromkeys(g for _, g in chosen)), desc='t-SNE', unit='group'):
+        index = np.unique(np.concatenate([np.concatenate(chosen[p, group]) for p in PROPERTIES]))
+        if len(index) > TSNE_MAX_POINTS:
+            index = np.sort(np.random.default_rng(seed).choice(index, TSNE_MAX_POINTS, replace=False))
+        perplexity = max(2.0, min(30.0, (len(index) - 1) / 3))
+        points = TSNE(n_components=2, perplexity=perplexity, init='pca',
+                      random_state=seed).fit_transform(codes_of(index))
+        for prop in PROPERTIES:
+            largest, smallest = chosen[prop, group]
+            path = os.path.join(out_dir, 'tsne', f'tsne_{prop}_{group}.png')
+            _scatter(points[np.isin(index, largest)], points[np.isin(index, smallest)], prop, group, path)
+
+
+def _scatter(largest, smallest, prop, group, path):
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(*points[~is_largest].T, s=6, c='tab:blue', label='smallest')
-    ax.scatter(*points[is_largest].T, s=6, c='tab:red', label='largest')
-    ax.set_title(title)
+    ax.scatter(*smallest.T, s=6, c='tab:blue', label=f'smallest {prop}')
+    ax.scatter(*largest.T, s=6, c='tab:red', label=f'largest {prop}')
+    ax.set_title(f't-SNE of the selected codes: {prop}, group {group}')
     ax.legend(loc='best')
     with atomic_write(path) as tmp:
         fig.savefig(tmp, dpi=100)

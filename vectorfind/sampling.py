@@ -29,10 +29,14 @@ def sample_and_score(generator, cnn, n, seed, out_dir, device, batch_size, chunk
     progress = tqdm(total=n, initial=n - sum(sizes[i] for i in todo), desc='sampling', unit='img')
     for index in todo:
         codes = draw_codes(sizes[index], code_dim, seed, SAMPLING, index)
-        scores = render_and_score(generator, cnn, codes, device, batch_size)
+        scores = []
+        for start in range(0, len(codes), batch_size):
+            scores.append(render_and_score(generator, cnn, codes[start:start + batch_size], device,
+                                           batch_size))
+            progress.update(len(scores[-1]))
+        scores = np.concatenate(scores)
         with atomic_write(chunk_path(out_dir, index)) as tmp:
             np.savez(tmp, codes=codes, scores=scores)
-        progress.update(sizes[index])
     progress.close()
     return len(todo)
 
