@@ -6,6 +6,7 @@ the destination. An interrupted run leaves either the old file or the new one, n
 which is what lets every long job resume by trusting the files it finds.
 """
 import contextlib
+import json
 import os
 import tempfile
 
@@ -26,3 +27,15 @@ def atomic_write(path):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_json(path, record):
+    """`record` as indented JSON, atomically (configs, metrics, manifests)."""
+    with atomic_write(path) as tmp, open(tmp, 'w') as file:
+        json.dump(record, file, indent=2)
+
+
+def write_csv(path, frame):
+    """A DataFrame as CSV without its index, atomically."""
+    with atomic_write(path) as tmp:
+        frame.to_csv(tmp, index=False)

@@ -14,7 +14,6 @@ Everything lands in --out-dir, and a re-run in the same folder reuses what is fi
 directions (unless --retrain), tested codes, and the converted v6 generator.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atomic_write import atomic_write
+from atomic_write import write_csv, write_json
 from checkpoints import CheckpointError
 from property_score_cnn import load_property_score_cnn
 from stylegan import convert_v1_to_v6, load_generator, save_generator
@@ -101,8 +100,7 @@ def training_phase(generator, cnn, medians, args):
     directions.update({(p, g): directions[p, ALL_SAMPLES] for p in PROPERTIES for g in sparse})
     for key, path in paths.items():
         save_direction(directions[key], path)
-    with atomic_write(os.path.join(args.out_dir, 'svm_report.csv')) as tmp:
-        report.to_csv(tmp, index=False)
+    write_csv(os.path.join(args.out_dir, 'svm_report.csv'), report)
     print(report.pivot(index='group', columns='property', values='valid_accuracy').to_string())
     if not args.no_tsne:
         tsne_plots(chosen, codes_of, args.out_dir, args.seed)
@@ -132,15 +130,10 @@ def given_codes(args, code_dim):
     return codes, list(groups.group_name.astype(str))
 
 
-def write_config(args):
-    with atomic_write(os.path.join(args.out_dir, 'config.json')) as tmp, open(tmp, 'w') as file:
-        json.dump(vars(args), file, indent=2)
-
-
 def run(args):
     torch.manual_seed(args.seed)
     os.makedirs(args.out_dir, exist_ok=True)
-    write_config(args)
+    write_json(os.path.join(args.out_dir, 'config.json'), vars(args))
     started = time.time()
     generator = v6_generator(args).to(args.device)
     cnn = load_property_score_cnn(in_repo(args.cnn)).to(args.device).eval()

@@ -10,11 +10,10 @@ normalisation, so the CNN's z-scores compare with raw values directly. Exit stat
 targets are met or not; the table says which are.
 """
 import argparse
-import json
 import os
 import sys
 
-from atomic_write import atomic_write
+from atomic_write import write_json
 from checkpoints import CheckpointError
 from data.face_world import render_faces
 from data.factor_scores import raw_scores_of_faces
@@ -64,9 +63,8 @@ def main(argv=None):
     except (FileNotFoundError, ValueError, CheckpointError) as error:
         sys.exit(f'error: {error}')
     print_table(rows)
-    with atomic_write(out) as tmp, open(tmp, 'w') as file:
-        json.dump({'cnn': args.cnn, 'n': args.n, 'seed': args.seed,
-                   'resolution': args.resolution, 'properties': rows}, file, indent=2)
+    write_json(out, {'cnn': args.cnn, 'n': args.n, 'seed': args.seed,
+                     'resolution': args.resolution, 'properties': rows})
     print(f'wrote {out}')
 
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from atomic_write import atomic_write, write_json
 from property_score_cnn.model import (PROPERTY_NAMES, PropertyScoreCNN, as_model_input,
                                       save_property_score_cnn, score_images)
 from property_score_cnn.scoring import (check_resolution, cnn_score_table, load_table_views,
@@ -187,11 +187,6 @@ def checkpoint_path(args):
 def save_checkpoint(training):
     with atomic_write(checkpoint_path(training.args)) as tmp:
         torch.save(training.state(), tmp)
-
-
-def write_json(path, record):
-    with atomic_write(path) as tmp, open(tmp, 'w') as file:
-        json.dump(record, file, indent=2)
 
 
 def write_log(training):

@@ -12,7 +12,6 @@ measured for two ways of drawing samples:
   the latent space VectorFind-v6 searches.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -21,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from atomic_write import write_csv, write_json
 from checkpoints import CheckpointError
 from property_score_cnn import load_property_score_cnn
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
@@ -106,10 +105,8 @@ def main(argv=None):
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         sys.exit(f'error: {error}')
     save_png(sample_grid(generator, args.seed), args.grid)
-    with atomic_write(args.out) as tmp:
-        result.to_csv(tmp, index=False)
-    with atomic_write(os.path.splitext(args.out)[0] + '_config.json') as tmp, open(tmp, 'w') as file:
-        json.dump(vars(args), file, indent=2)
+    write_csv(args.out, result)
+    write_json(os.path.splitext(args.out)[0] + '_config.json', vars(args))
     print(result.to_string(index=False))
     print(f'grid of 64 samples: {args.grid}; table: {args.out}')
 

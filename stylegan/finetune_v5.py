@@ -35,7 +35,6 @@ written atomically at the end of every epoch, at the time limit and on interrupt
 the same command continues the run exactly.
 """
 import argparse
-import csv
 import json
 import os
 import sys
@@ -50,7 +49,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from atomic_write import atomic_write, write_csv, write_json
 from checkpoints import CheckpointError
 from data.build_default_world import build_world
 from property_score_cnn.model import as_model_input, load_property_score_cnn, score_images
@@ -62,6 +61,7 @@ from stylegan.loading import convert_v1_to_v5, load_generator, save_generator
 from stylegan.property_discriminator import (CORE_PROPERTIES, PropertyDiscriminator,
                                              init_from_property_score_cnn,
                                              save_property_discriminator)
+from training_log import appending_log, trim_log
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_COLUMNS = tuple(f'{name}_score' for name in CORE_PROPERTIES)
@@ -361,25 +361,6 @@ def save_training(trainer):
     save_property_discriminator(trainer.D, out_path(trainer.args, 'discriminator.pth'))
 
 
-def write_json(path, record):
-    with atomic_write(path) as tmp, open(tmp, 'w') as file:
-        json.dump(record, file, indent=2)
-
-
-def write_csv(path, frame):
-    with atomic_write(path) as tmp:
-        frame.to_csv(tmp, index=False)
-
-
-def trim_log(path, epoch, idx):
-    """Keep only the log rows of batches before the checkpoint's position, so that a run which
-    stopped without a checkpoint logs no batch twice when it resumes."""
-    if not os.path.exists(path):
-        return
-    log = pd.read_csv(path)
-    write_csv(path, log[(log.epoch < epoch) | ((log.epoch == epoch) & (log.idx < idx))])
-
-
 def log_row(record, metrics):
     row = {**record, **metrics}
     return {key: round(row[key], 4) if isinstance(row[key], float) else row[key]
@@ -438,7 +419,10 @@ def prepare(args):
     checkpoint = out_path(args, 'checkpoint.pth')
     if os.path.exists(checkpoint):
         trainer.load_state(torch.load(checkpoint, map_location='cpu', weights_only=True), checkpoint)
-        trim_log(out_path(args, 'train_log.csv'), trainer.epoch, trainer.idx)
+        # Only the batches before the checkpoint's position: none is logged twice on resume.
+        epoch, idx = trainer.epoch, trainer.idx
+        trim_log(out_path(args, 'train_log.csv'),
+                 lambda log: (log.epoch < epoch) | ((log.epoch == epoch) & (log.idx < idx)))
         print(f'resumed from {checkpoint} at epoch {trainer.epoch}, batch {trainer.idx}'
               f' (step {trainer.step})')
     return trainer
@@ -465,12 +449,8 @@ def train(args):
     if trainer.step == 0:
         write_json(out_path(args, 'before_finetuning.json'), trainer.evaluate()[3])
     log_path = out_path(args, 'train_log.csv')
-    new_log = not os.path.exists(log_path)
     started = time.time()
-    with open(log_path, 'a', newline='') as log_file:
-        log = csv.DictWriter(log_file, LOG_COLUMNS)
-        if new_log:
-            log.writeheader()
+    with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=total_steps(trainer), initial=trainer.step, desc='fine-tuning',
                         unit='batch')
         try:
@@ -479,8 +459,7 @@ def train(args):
                 progress.update(1)
                 if record['idx'] % args.eval_every == 0:
                     row = log_row(record, trainer.evaluate()[3])
-                    log.writerow(row)
-                    log_file.flush()
+                    log(row)
                     progress.set_postfix({k: row[k] for k in ('d_loss', 'g_loss', 'eyes_corr',
                                                               'mouth_corr', 'pose_corr')})
                 if trainer.idx == 0:

@@ -9,7 +9,6 @@ A latent code is z followed by the label (for v5 and v6: the 3 extra dims, 515 v
 way the original stores its codes). Without `--latents`, z and label are drawn from N(0, 1).
 """
 import argparse
-import json
 import os
 import sys
 
@@ -19,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from atomic_write import atomic_write, write_json
 from checkpoints import CheckpointError
 from stylegan.loading import load_generator
 
@@ -107,8 +106,7 @@ def main(argv=None):
     for i, image in enumerate(images):
         save_png(image, os.path.join(args.out_dir, f'{i:05d}.png'))
     save_png(contact_sheet(images), os.path.join(args.out_dir, 'contact_sheet.png'))
-    with atomic_write(os.path.join(args.out_dir, 'config.json')) as tmp, open(tmp, 'w') as file:
-        json.dump(vars(args), file, indent=2)
+    write_json(os.path.join(args.out_dir, 'config.json'), vars(args))
     print(f'{len(images)} images and contact_sheet.png written to {args.out_dir}')
 
 

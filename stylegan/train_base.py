@@ -15,8 +15,6 @@ run continues exactly where it stopped.
 """
 import argparse
 import copy
-import csv
-import json
 import os
 import sys
 import time
@@ -27,13 +25,14 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from atomic_write import atomic_write, write_json
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator
 from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.generator import Generator
 from stylegan.loading import save_generator
 from stylegan.presets import preset
+from training_log import appending_log, trim_log
 
 LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
 
@@ -184,21 +183,9 @@ def save_state(trainer, out_dir):
         torch.save(trainer.state(), tmp)
 
 
-def truncate_log(log_path, last_step):
-    """Drop log rows written after the checkpoint we resume from, so no step is logged twice."""
-    if not os.path.exists(log_path):
-        return
-    with open(log_path) as file:
-        rows = [row for row in csv.DictReader(file) if int(row['step']) <= last_step]
-    with atomic_write(log_path) as tmp, open(tmp, 'w', newline='') as file:
-        writer = csv.DictWriter(file, LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def write_config(args, out_dir):
-    with atomic_write(os.path.join(out_dir, 'config.json')) as tmp, open(tmp, 'w') as file:
-        json.dump(dict(vars(args), generator_config=preset(args.preset)), file, indent=2)
+    write_json(os.path.join(out_dir, 'config.json'),
+               dict(vars(args), generator_config=preset(args.preset)))
 
 
 def train(args):
@@ -212,25 +199,20 @@ def train(args):
     if os.path.exists(checkpoint_path(args.out)):
         trainer.load_state(torch.load(checkpoint_path(args.out), map_location=trainer.device,
                                       weights_only=True))
-        truncate_log(log_path, trainer.step)
+        trim_log(log_path, lambda log: log.step <= trainer.step)
         print(f'resumed from {checkpoint_path(args.out)} at step {trainer.step}')
     write_config(args, args.out)
-    new_log = not os.path.exists(log_path)
     started = time.time()
-    with open(log_path, 'a', newline='') as log_file:
-        log = csv.DictWriter(log_file, LOG_COLUMNS)
-        if new_log:
-            log.writeheader()
+    with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=args.steps, initial=trainer.step, desc='training', unit='step')
         try:
             while trainer.step < args.steps:
                 losses = trainer.train_step()
                 progress.update(1)
                 if trainer.step % args.log_every == 0:
-                    log.writerow({'step': trainer.step, 'images_seen': trainer.step * args.batch_size,
-                                  'seconds': round(time.time() - started, 2),
-                                  **{k: round(v, 5) for k, v in losses.items()}})
-                    log_file.flush()
+                    log({'step': trainer.step, 'images_seen': trainer.step * args.batch_size,
+                         'seconds': round(time.time() - started, 2),
+                         **{k: round(v, 5) for k, v in losses.items()}})
                     progress.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
                 if trainer.step % args.sample_every == 0:
                     save_png(trainer.sample_grid(),
@@ -243,7 +225,6 @@ def train(args):
         except KeyboardInterrupt:
             print(f'interrupted at step {trainer.step}; saving a checkpoint to resume from')
         finally:
-            log_file.flush()
             save_state(trainer, args.out)
             progress.close()
     save_generator(trainer.G_ema, os.path.join(args.out, 'generator.pth'))

@@ -1,31 +1,21 @@
 """FineTune-v5 on tiny settings: every layer learns, an exact resume, the log's columns, the
 improved options, clear errors on a bad table."""
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
 import stylegan
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
-from segmentation.property_scores import SCORE_NAMES
-from segmentation.score_table import all_scores_table, write_score_table
+from random_world import write_random_world
 from stylegan.finetune_v5 import LOG_COLUMNS, SAMPLE_PSIS, main, parse_args, train
 
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """24 random 256 px images with random scores, a tiny base generator and a small random CNN."""
-    root = tmp_path_factory.mktemp('finetune_v5')
-    rng = np.random.default_rng(0)
-    os.makedirs(root / 'images')
-    paths = [f'images/{i:03d}.png' for i in range(24)]
-    for path in paths:
-        Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(root / path)
-    raw = {name: rng.normal(size=len(paths)) for name in SCORE_NAMES}
-    write_score_table(all_scores_table(range(len(paths)), paths, raw), root / 'scores.csv')
+    root = write_random_world(tmp_path_factory.mktemp('finetune_v5'), size=256, table_name='scores.csv')
     torch.manual_seed(0)
     stylegan.save_generator(stylegan.Generator(stylegan.preset('tiny')), root / 'base.pth')
     save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')

@@ -1,30 +1,18 @@
 """Base-generator training: a few steps on a tiny world, and an exact resume."""
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
-from segmentation.property_scores import SCORE_NAMES
-from segmentation.score_table import all_scores_table, write_score_table
+from random_world import write_random_world
 from stylegan import load_generator
 from stylegan.train_base import LOG_COLUMNS, parse_args, train
 
 
 @pytest.fixture(scope='module')
 def tiny_world(tmp_path_factory):
-    """24 random images with random scores: enough to exercise every code path quickly."""
-    root = tmp_path_factory.mktemp('world')
-    rng = np.random.default_rng(0)
-    os.makedirs(root / 'images')
-    paths = [f'images/{i:03d}.png' for i in range(24)]
-    for path in paths:
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / path)
-    raw = {name: rng.normal(size=len(paths)) for name in SCORE_NAMES}
-    write_score_table(all_scores_table(range(len(paths)), paths, raw), root / 'all_scores_v2.csv')
-    return root
+    return write_random_world(tmp_path_factory.mktemp('world'))
 
 
 def run(world, out, steps):

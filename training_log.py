@@ -1,0 +1,35 @@
+"""The CSV log of a training run that can be stopped and resumed.
+
+Rows are appended and flushed as they are written, so an interrupted run keeps what it logged; on
+resume, the rows written after the checkpoint being resumed are dropped first, so that no step
+appears twice.
+"""
+import contextlib
+import csv
+import os
+
+import pandas as pd
+
+from atomic_write import write_csv
+
+
+@contextlib.contextmanager
+def appending_log(path, columns):
+    """Yield `write(row)` for a CSV log at `path`, with a header when the file is new."""
+    new = not os.path.exists(path)
+    with open(path, 'a', newline='') as file:
+        writer = csv.DictWriter(file, columns)
+        if new:
+            writer.writeheader()
+
+        def write(row):
+            writer.writerow(row)
+            file.flush()
+        yield write
+
+
+def trim_log(path, keep):
+    """Keep only the rows for which `keep(log)` (a boolean Series of the log) is true."""
+    if os.path.exists(path):
+        log = pd.read_csv(path)
+        write_csv(path, log[keep(log)])
