@@ -115,8 +115,9 @@ def run(args):
     directions = rng.standard_normal((3, code_dim)).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     code = codes[0]
-    test_code(generator, cnn, code, directions, 'cpu')
-    ours_test = np.median([timed(test_code, generator, cnn, code, directions, 'cpu') for _ in range(3)])
+    test_code(generator, cnn, code, directions, 'cpu', args.batch_size)
+    ours_test = np.median([timed(test_code, generator, cnn, code, directions, 'cpu', args.batch_size)
+                          for _ in range(3)])
     with tempfile.TemporaryDirectory() as folder:
         original_test = timed(original_generation_test, generator, cnn, code, directions, folder)
     rows += [{'measure': 'one latent test (50 images), this repository', 'seconds': ours_test},
@@ -137,7 +138,7 @@ def main(argv=None):
     parser.add_argument('--generator', default='models/default/base_generator.pth')
     parser.add_argument('--cnn', default='models/default/property_score_cnn.pth')
     parser.add_argument('--n', type=int, default=400, help='codes timed in (a)')
-    parser.add_argument('--batch-size', type=int, default=50)
+    parser.add_argument('--batch-size', type=int, default=10)
     parser.add_argument('--bare-batch-sizes', type=int, nargs='+', default=[10, 25, 50, 100])
     parser.add_argument('--memory-sizes', type=int, nargs='+', default=[1000, 4000])
     parser.add_argument('--out', default='outputs/benchmarks/vectorfind_speed.csv')

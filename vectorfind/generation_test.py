@@ -22,6 +22,7 @@ EYES_WEIGHTS = (-1.2, 1.8)
 MOUTH_WEIGHTS = (-2.4, -1.2, 0.0, 1.2, 2.4)
 POSE_WEIGHTS = (-1.8, -1.2, -0.6, 0.0, 0.6)
 THRESHOLDS = {'eyes': 0.75, 'mouth': 0.77, 'pose': 0.80}
+SAVE_EVERY = 25
 RESULT_COLUMNS = ('case', 'vector_no', 'passed', 'group_name', 'eyes_corr', 'mouth_corr',
                   'pose_corr', 'sum_abs_corr')
 
@@ -52,10 +53,10 @@ def passes(corr):
     return all(abs(corr[prop]) >= THRESHOLDS[prop] for prop in PROPERTIES)
 
 
-def test_code(generator, cnn, code, directions, device):
+def test_code(generator, cnn, code, directions, device, batch_size=10):
     """Scores [50, 3] (eyes, mouth, pose) and correlations of one code's test."""
     scores = render_and_score(generator, cnn, edited_codes(code, directions), device,
-                              batch_size=50, names=PROPERTIES)
+                              batch_size, names=PROPERTIES)
     return scores, correlations(scores)
 
 
@@ -77,8 +78,9 @@ def annotated_grid(images, scores, columns=10, tile=96):
 class GenerationTest:
     """Tests codes one after another, resuming from `test_result.csv` in `report_dir`."""
 
-    def __init__(self, generator, cnn, directions, medians, report_dir, device, seed):
+    def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size):
         self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
+        self.batch_size = batch_size
         self.directions, self.medians, self.report_dir = directions, medians, report_dir
         self.code_dim = generator.z_dim + generator.label_dim
         os.makedirs(report_dir, exist_ok=True)
@@ -99,22 +101,34 @@ class GenerationTest:
         return str(group_names(scores, self.medians)[0])
 
     def run(self, num_pass, max_tries, codes=None, given_groups=None):
-        """Test random codes until `num_pass` passed or `max_tries` were tried, or every given code."""
+        """Test random codes until `num_pass` passed or `max_tries` were tried, or every given code.
+
+        The reports are rewritten every SAVE_EVERY codes (rewriting them after each code would cost
+        more than the tests as they grow), at the end, and when interrupted; a run killed outright
+        redoes at most the codes since the last save, which give the same results again.
+        """
         total = len(codes) if codes is not None else max_tries
         progress = tqdm(total=total, initial=len(self.results), desc='generation test', unit='code')
-        while len(self.results) < total and (codes is not None or self.passed() < num_pass):
-            case = len(self.results)
-            code = codes[case] if codes is not None else draw_codes(1, self.code_dim, self.seed, TESTING, case)[0]
-            group = given_groups[case] if given_groups is not None else self.group_of(code)
-            self.record(case, code, group)
-            progress.update(1)
-            progress.set_postfix(passed=self.passed())
-        progress.close()
+        try:
+            while len(self.results) < total and (codes is not None or self.passed() < num_pass):
+                case = len(self.results)
+                code = codes[case] if codes is not None else draw_codes(1, self.code_dim, self.seed, TESTING, case)[0]
+                group = given_groups[case] if given_groups is not None else self.group_of(code)
+                self.record(case, code, group)
+                progress.update(1)
+                progress.set_postfix(passed=self.passed())
+                if len(self.results) % SAVE_EVERY == 0:
+                    self.save()
+        finally:
+            progress.close()
+            if self.results:
+                self.save()
         return self.statistics()
 
     def record(self, case, code, group):
         directions = np.stack([self.directions[prop, group] for prop in PROPERTIES])
-        scores, corr = test_code(self.generator, self.cnn, code, directions, self.device)
+        scores, corr = test_code(self.generator, self.cnn, code, directions, self.device,
+                                 self.batch_size)
         passed = passes(corr)
         if passed:
             images = to_uint8(render(self.generator, edited_codes(code, directions), self.device))
@@ -124,7 +138,6 @@ class GenerationTest:
                              'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in PROPERTIES},
                              'sum_abs_corr': round(sum(abs(corr[p]) for p in PROPERTIES), 4)})
         self.codes.append(code)
-        self.save()
 
     def passed(self):
         return sum(row['passed'] == 'O' for row in self.results)
