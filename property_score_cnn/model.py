@@ -178,6 +178,8 @@ def save_property_score_cnn(model, path):
 
 def as_model_input(images):
     """A float NCHW tensor in [-1, 1] from either that or a uint8 NHWC RGB batch (x / 127.5 - 1)."""
+    if isinstance(images, np.ndarray) and not images.flags.writeable:
+        images = images.copy()  # e.g. np.asarray of a PIL image; torch wants writable memory
     images = torch.as_tensor(images)
     if images.dtype == torch.uint8:
         if images.ndim != 4 or images.shape[-1] != 3:
