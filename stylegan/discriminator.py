@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from stylegan.generator import INIT_RES, FUSED_SCALE_MIN_RES, Blur
+from stylegan.generator import INIT_RES, FUSED_SCALE_MIN_RES, Blur, num_blocks
 
 PUBLISHED_DISCRIMINATOR = dict(resolution=256, fmaps_base=16 << 10, fmaps_max=512, label_dim=7,
                                mbstd_group_size=4)
@@ -80,7 +80,7 @@ class Discriminator(nn.Module):
         self.config = dict(config)
         self.resolution = config['resolution']
         self.label_dim = config['label_dim']
-        self.num_blocks = int(math.log2(self.resolution)) - int(math.log2(INIT_RES)) + 1
+        self.num_blocks = num_blocks(self.resolution)
         self.register_buffer('lod', torch.zeros(()))
         nf = lambda res: min(config['fmaps_base'] // res, config['fmaps_max'])
         for block in range(self.num_blocks):

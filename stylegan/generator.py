@@ -21,8 +21,9 @@ W_AVG_SAMPLES = 1000
 W_AVG_SEED = 0
 
 
-def num_synthesis_layers(resolution):
-    return 2 * (int(math.log2(resolution)) - int(math.log2(INIT_RES)) + 1)
+def num_blocks(resolution):
+    """Resolutions from 4 px up to `resolution`: one synthesis (or discriminator) block each."""
+    return int(math.log2(resolution)) - int(math.log2(INIT_RES)) + 1
 
 
 class PixelNorm(nn.Module):
@@ -197,8 +198,8 @@ class StyleConv(nn.Module):
 class ToRGB(nn.Module):
     def __init__(self, in_ch, out_ch=3):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 1, 1))
         self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 1, 1))
         self.wscale = 1.0 / math.sqrt(in_ch)
 
     def forward(self, x):
@@ -215,7 +216,7 @@ class Synthesis(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.resolution = config['resolution']
-        self.num_blocks = int(math.log2(self.resolution)) - int(math.log2(INIT_RES)) + 1
+        self.num_blocks = num_blocks(self.resolution)
         self.num_layers = 2 * self.num_blocks
         self.register_buffer('lod', torch.zeros(()))
         nf = lambda res: min(config['fmaps_base'] // res, config['fmaps_max'])
@@ -263,7 +264,8 @@ class Generator(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = dict(config)
-        self.num_layers = num_synthesis_layers(config['resolution'])
+        self.num_layers = 2 * num_blocks(config['resolution'])
+        # Registered in the published order, which fixes the order of the state dict's keys.
         self.mapping = Mapping(config)
         self.truncation = Truncation(config['w_dim'], self.num_layers)
         self.synthesis = Synthesis(config)

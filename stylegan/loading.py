@@ -10,13 +10,6 @@ from checkpoints import describe, load_into, read_checkpoint, save_checkpoint
 from stylegan.generator import Generator
 from stylegan.presets import PRESETS, VARIANTS, as_variant, preset
 
-PUBLISHED_GENERATOR_FILES = {
-    'v1': 'stylegan_gen_fine_tuned_v1.pth',
-    'v6': 'stylegan_gen_vector_find_v6.pth',
-    'v5': 'stylegan_gen_fine_tuned_v5.pth',
-}
-
-
 def _config_for(stored_config, variant):
     if stored_config is None:
         if variant not in PRESETS:

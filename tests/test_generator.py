@@ -157,3 +157,9 @@ def test_bad_inputs_say_what_shape_was_expected(tiny):
         tiny(torch.randn(2, 100), torch.randn(2, 7))
     with pytest.raises(ValueError, match=r'label must have shape \[2, 7\]'):
         tiny(torch.randn(2, 512), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize('variant', ['v1', 'v6', 'v5'])
+def test_state_dict_keys_come_in_the_published_order(variant):
+    # The order decides which key a shape-mismatch message names first.
+    assert list(Generator(preset(variant)).state_dict()) == list(parity_state_dict(PUBLISHED[variant]))
