@@ -15,7 +15,7 @@ least 2x D's. Every `eval_every` batches, the 8 label combinations x 10 fixed z 
 psi 0.5 and scored by the frozen Property Score CNN; correlation and MAE between asked-for and
 measured value go to `train_log.csv`.
 
-Three options, each off in the faithful preset and on in `improved`:
+Four options, each off in the faithful preset and on in `improved`:
 
 * `fake_labels='data'`: fakes take labels drawn from the data's label distribution, not the real
   batch's own labels, so D cannot pair a real and a fake by their identical labels;
@@ -27,6 +27,10 @@ Three options, each off in the faithful preset and on in `improved`:
   under AdamW 1e-4 its weights move by about 1e-6 of their scale per step, a hundredth of the
   synthesis layers' rate, and the new label columns stay close to their random start. 100 gives
   that one layer the synthesis layers' rate, as is usual for a new layer in a fine-tuned network.
+* `label_init='directions'`: before the first step, the label columns of that layer are set so
+  that asking for a property change moves z along the generator's own least-squares direction
+  for that property (`stylegan/label_warm_start.py`), instead of staying random: the label starts
+  as a control that is right to first order, and the fine-tuning corrects the rest.
 
 Reals are shown to D at the generator's resolution (area-downscaled, then D's own resize to 256 px),
 so D cannot tell reals from fakes by their sharpness. Everything the next step depends on (weights,
@@ -57,6 +61,7 @@ from property_score_cnn.scoring import cnn_score_table, load_table_views
 from property_score_cnn.train import jitter
 from segmentation.score_table import read_score_table
 from stylegan.generate import contact_sheet, save_png, to_uint8
+from stylegan.label_warm_start import warm_start_label
 from stylegan.loading import convert_v1_to_v5, load_generator, save_generator
 from stylegan.property_discriminator import (CORE_PROPERTIES, PropertyDiscriminator,
                                              init_from_property_score_cnn,
@@ -83,10 +88,11 @@ _FAITHFUL = dict(
     scores=os.path.join(DEFAULT_WORLD, 'all_scores_v2_cnn.csv'),
     # The default run must fit 15 minutes of this repository's 2-core CPU, set-up included.
     epochs=500, max_minutes=12.0,
-    fake_labels='batch', property_weight=0.0, first_layer_lr_mul=1.0)
+    fake_labels='batch', property_weight=0.0, first_layer_lr_mul=1.0, label_init='random')
 PRESETS = {
     'faithful': _FAITHFUL,
-    'improved': dict(_FAITHFUL, fake_labels='data', property_weight=1.0, first_layer_lr_mul=100.0),
+    'improved': dict(_FAITHFUL, fake_labels='data', property_weight=1.0, first_layer_lr_mul=100.0,
+                     label_init='directions'),
     # The published configuration: 256 px v1 generator and CNN dropped into models/, on a GPU,
     # trained on the default world's full-size images scored by the published CNN.
     'ohlora': dict(_FAITHFUL,
@@ -425,7 +431,20 @@ def prepare(args):
                  lambda log: (log.epoch < epoch) | ((log.epoch == epoch) & (log.idx < idx)))
         print(f'resumed from {checkpoint} at epoch {trainer.epoch}, batch {trainer.idx}'
               f' (step {trainer.step})')
+    elif args.label_init == 'directions':
+        write_json(out_path(args, 'warm_start.json'), warm_start(trainer))
     return trainer
+
+
+def warm_start(trainer):
+    """The label's warm start, with the evaluation before it, the fit and the time it took."""
+    args = trainer.args
+    before = trainer.evaluate()[3]
+    started = time.time()
+    print(f'warm start of the label from {args.label_init_samples} samples')
+    r2 = warm_start_label(trainer.G, trainer.cnn, args.label_init_samples, args.seed, trainer.device)
+    return {'samples': args.label_init_samples, 'fit_r2': r2,
+            'seconds': round(time.time() - started, 1), 'before_warm_start': before}
 
 
 def finished(trainer):
@@ -482,7 +501,8 @@ def train(args):
 def validate_args(args):
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise ValueError(f'--device {args.device}: CUDA is not available here; use --device cpu')
-    positive = ('batch_size', 'epochs', 'eval_every', 'max_d_updates', 'max_g_updates')
+    positive = ('batch_size', 'epochs', 'eval_every', 'max_d_updates', 'max_g_updates',
+                'label_init_samples')
     for name in positive + (('steps',) if args.steps is not None else ()):
         if getattr(args, name) < 1:
             raise ValueError(f'--{name.replace("_", "-")} must be at least 1, got {getattr(args, name)}')
@@ -520,6 +540,11 @@ def parse_args(argv=None):
                         help="weight of the frozen CNN's squared error on the fakes in G's loss")
     parser.add_argument('--first-layer-lr-mul', type=float,
                         help='learning-rate multiplier of the re-initialised first mapping layer')
+    parser.add_argument('--label-init', choices=('random', 'directions'),
+                        help="the first mapping layer's label columns: random (as converted), or"
+                             " set from the property directions of z before the first step")
+    parser.add_argument('--label-init-samples', type=int, default=4000,
+                        help='generated images the label directions are fitted on')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--lr', type=float, default=1e-4)
     parser.add_argument('--r1-gamma', type=float, default=10.0)

@@ -1,0 +1,91 @@
+"""A warm start for FineTune-v5's label: the label columns of the first mapping layer set so that
+asking for a property change moves z along the generator's own direction for it.
+
+The v1-to-v5 conversion gives the 3-dim label (eyes, mouth, pose) random columns in the first
+mapping layer, so at the start the label moves the face in random directions, and weakly (3 of
+515 inputs). Fine-tuning at the published AdamW 1e-4 then has to grow and aim those columns from
+scratch, which takes far more steps than a CPU budget holds. Yet the generator already spans the
+properties in z: attributes of a GAN's latent space are close to linear (InterFaceGAN, Shen et al.
+2020; VectorFind-v6 here). So:
+
+1. sample z, render with the label at zero (the label columns play no part), score the eyes,
+   mouth and pose with the Property Score CNN;
+2. fit the properties linearly on the pixel-normalised z, which is what the first layer sees:
+   scores ~ x B + c, B [z_dim, 3]. For Gaussian inputs the least-squares slope is the average
+   gradient (Stein's lemma), so B predicts the average effect of a small move of x;
+3. the smallest move of x whose predicted change is a label l is s = B G^-1 l with G = B^T B,
+   which moves each property by its own entry of l and the others not at all. The first layer is
+   linear in [x; l] before its activation, so label columns W_z B G^-1 make l act exactly as
+   that move of x.
+
+The fit's noise matters: with a few thousand samples for 512 slopes, the fitted B is the true
+average gradient plus noise, the noise inflates B^T B, and the move comes out too short (by half
+at 1,500 samples on a weakly linear generator). Its expected share of B^T B is known,
+trace((X^T X)^-1) times the residual covariance, so G is taken with it subtracted.
+
+The label then starts as a control that is already right to first order, and the fine-tuning
+(property loss, discriminator) has to correct only what the linear picture misses.
+"""
+import numpy as np
+import torch
+
+from stylegan.generator import PixelNorm
+from stylegan.property_discriminator import CORE_PROPERTIES
+from vectorfind.latents import draw_codes, render_and_score
+
+WARM_START_PURPOSE = 2  # a block of draw_codes of its own, apart from VectorFind's
+
+
+def fit_property_directions(x, scores):
+    """Least-squares slopes of `scores` [N, P] on `x` [N, D] with an intercept -> (B [D, P],
+    gram [P, P]: B^T B less its expected inflation by the fit's noise, adjusted R^2 [P])."""
+    x, scores = np.asarray(x, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+    if x.ndim != 2 or scores.ndim != 2 or len(x) != len(scores):
+        raise ValueError(f'expected x [N, D] and scores [N, P] with the same N, got {x.shape}'
+                         f' and {scores.shape}')
+    if len(x) <= x.shape[1] + 1:
+        raise ValueError(f'{len(x)} samples cannot fit {x.shape[1]} slopes; need more than'
+                         f' {x.shape[1] + 1}')
+    centred = x - x.mean(axis=0)
+    slopes = np.linalg.lstsq(centred, scores - scores.mean(axis=0), rcond=None)[0]
+    residual = scores - scores.mean(axis=0) - centred @ slopes
+    dof = len(x) - x.shape[1] - 1
+    residual_cov = residual.T @ residual / dof
+    noise = np.trace(np.linalg.inv(centred.T @ centred)) * residual_cov
+    r2 = 1.0 - np.diag(residual_cov) / scores.var(axis=0, ddof=1)
+    return slopes, slopes.T @ slopes - noise, r2
+
+
+def label_columns(z_columns, directions, gram):
+    """Columns for the label that act as the move B G^-1 l of the input: `z_columns` [out, D]
+    (the layer's weights on z), `directions` B [D, P], `gram` G [P, P] -> [out, P]."""
+    directions = np.asarray(directions, dtype=np.float64)
+    if z_columns.shape[1] != directions.shape[0]:
+        raise ValueError(f'the layer takes {z_columns.shape[1]} z inputs, the directions have'
+                         f' {directions.shape[0]} rows')
+    if np.linalg.eigvalsh(gram).min() <= 0:
+        raise ValueError('the property directions are lost in the noise of their fit (their'
+                         ' corrected Gram matrix is not positive definite): fit on more samples')
+    move = directions @ np.linalg.inv(gram)  # [D, P]: the move of x per unit of label
+    return z_columns.double() @ torch.from_numpy(move).to(z_columns.device)
+
+
+def warm_start_label(generator, cnn, samples, seed, device, batch_size=16):
+    """Set the label columns of a v5 generator's first mapping layer from the property
+    directions of its z (module docstring). Returns the fit's adjusted R^2 per property."""
+    if generator.mapping.label_mode != 'concat' or generator.label_dim != len(CORE_PROPERTIES):
+        raise ValueError(f'the warm start is for a v5 generator (label concatenated to z, '
+                         f'{len(CORE_PROPERTIES)} dims); got label_mode '
+                         f'{generator.mapping.label_mode!r} with {generator.label_dim} dims')
+    codes = draw_codes(samples, generator.z_dim + generator.label_dim, seed, WARM_START_PURPOSE, 0)
+    codes[:, generator.z_dim:] = 0.0
+    scores = render_and_score(generator, cnn, codes, device, batch_size, CORE_PROPERTIES)
+    x = PixelNorm()(torch.from_numpy(codes)).numpy()[:, :generator.z_dim]
+    directions, gram, r2 = fit_property_directions(x, scores)
+    dense0 = generator.mapping.dense0
+    with torch.no_grad():
+        # One run-time scale serves all columns, so the stored values combine directly. The
+        # in-place write bumps the weight's version, which drops the cached per-label w averages.
+        weight = dense0.weight
+        weight[:, generator.z_dim:] = label_columns(weight[:, :generator.z_dim], directions, gram).to(weight.dtype)
+    return dict(zip(CORE_PROPERTIES, r2.round(4).tolist()))
