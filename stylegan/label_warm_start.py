@@ -8,15 +8,18 @@ scratch, which takes far more steps than a CPU budget holds. Yet the generator a
 properties in z: attributes of a GAN's latent space are close to linear (InterFaceGAN, Shen et al.
 2020; VectorFind-v6 here). So:
 
-1. sample z, render with the label at zero (the label columns play no part), score the eyes,
-   mouth and pose with the Property Score CNN;
-2. fit the properties linearly on the pixel-normalised z, which is what the first layer sees:
-   scores ~ x B + c, B [z_dim, 3]. For Gaussian inputs the least-squares slope is the average
+1. sample z, render with the label at zero (the label columns play no part), score all seven
+   properties with the Property Score CNN;
+2. fit them linearly on the pixel-normalised z, which is what the first layer sees:
+   scores ~ x B + c, B [z_dim, 7]. For Gaussian inputs the least-squares slope is the average
    gradient (Stein's lemma), so B predicts the average effect of a small move of x;
-3. the smallest move of x whose predicted change is a label l is s = B G^-1 l with G = B^T B,
-   which moves each property by its own entry of l and the others not at all. The first layer is
-   linear in [x; l] before its activation, so label columns W_z B G^-1 make l act exactly as
-   that move of x.
+3. the smallest move of x whose predicted change is T l, with T [7, 3] giving eyes, mouth and
+   pose each its own entry of the label l and the other four properties (hair colour and length,
+   background mean and spread) no change, is s = B G^-1 T l with G = B^T B. Holding the other
+   four is InterFaceGAN's conditional manipulation: the latent directions of correlated
+   attributes are not orthogonal, and a move along the eyes direction alone re-colours hair and
+   background too. The first layer is linear in [x; l] before its activation, so label columns
+   W_z B G^-1 T make l act exactly as that move of x.
 
 The fit's noise matters: with a few thousand samples for 512 slopes, the fitted B is the true
 average gradient plus noise, the noise inflates B^T B, and the move comes out too short (by half
@@ -29,6 +32,7 @@ The label then starts as a control that is already right to first order, and the
 import numpy as np
 import torch
 
+from property_score_cnn.model import PROPERTY_NAMES
 from stylegan.generator import PixelNorm
 from stylegan.property_discriminator import CORE_PROPERTIES
 from vectorfind.latents import draw_codes, render_and_score
@@ -56,9 +60,10 @@ def fit_property_directions(x, scores):
     return slopes, slopes.T @ slopes - noise, r2
 
 
-def label_columns(z_columns, directions, gram):
-    """Columns for the label that act as the move B G^-1 l of the input: `z_columns` [out, D]
-    (the layer's weights on z), `directions` B [D, P], `gram` G [P, P] -> [out, P]."""
+def label_columns(z_columns, directions, gram, targets):
+    """Columns for the label that act as the move B G^-1 T l of the input: `z_columns` [out, D]
+    (the layer's weights on z), `directions` B [D, P], `gram` G [P, P], `targets` T [P, L] (the
+    change of each property per unit of each label entry) -> [out, L]."""
     directions = np.asarray(directions, dtype=np.float64)
     if z_columns.shape[1] != directions.shape[0]:
         raise ValueError(f'the layer takes {z_columns.shape[1]} z inputs, the directions have'
@@ -66,8 +71,17 @@ def label_columns(z_columns, directions, gram):
     if np.linalg.eigvalsh(gram).min() <= 0:
         raise ValueError('the property directions are lost in the noise of their fit (their'
                          ' corrected Gram matrix is not positive definite): fit on more samples')
-    move = directions @ np.linalg.inv(gram)  # [D, P]: the move of x per unit of label
+    if targets.shape[0] != directions.shape[1]:
+        raise ValueError(f'targets must have one row per property ({directions.shape[1]}),'
+                         f' got {targets.shape[0]}')
+    move = directions @ np.linalg.solve(gram, targets)  # [D, L]: the move of x per unit of label
     return z_columns.double() @ torch.from_numpy(move).to(z_columns.device)
+
+
+def label_targets():
+    """T [7, 3]: each label entry (eyes, mouth, pose) moves its own property by one unit and
+    every other property of the CNN by none."""
+    return np.eye(len(PROPERTY_NAMES))[:, [PROPERTY_NAMES.index(name) for name in CORE_PROPERTIES]]
 
 
 def warm_start_label(generator, cnn, samples, seed, device, batch_size=16):
@@ -79,7 +93,7 @@ def warm_start_label(generator, cnn, samples, seed, device, batch_size=16):
                          f'{generator.mapping.label_mode!r} with {generator.label_dim} dims')
     codes = draw_codes(samples, generator.z_dim + generator.label_dim, seed, WARM_START_PURPOSE, 0)
     codes[:, generator.z_dim:] = 0.0
-    scores = render_and_score(generator, cnn, codes, device, batch_size, CORE_PROPERTIES)
+    scores = render_and_score(generator, cnn, codes, device, batch_size, PROPERTY_NAMES)
     x = PixelNorm()(torch.from_numpy(codes)).numpy()[:, :generator.z_dim]
     directions, gram, r2 = fit_property_directions(x, scores)
     dense0 = generator.mapping.dense0
@@ -87,5 +101,5 @@ def warm_start_label(generator, cnn, samples, seed, device, batch_size=16):
         # One run-time scale serves all columns, so the stored values combine directly. The
         # in-place write bumps the weight's version, which drops the cached per-label w averages.
         weight = dense0.weight
-        weight[:, generator.z_dim:] = label_columns(weight[:, :generator.z_dim], directions, gram).to(weight.dtype)
-    return dict(zip(CORE_PROPERTIES, r2.round(4).tolist()))
+        weight[:, generator.z_dim:] = label_columns(weight[:, :generator.z_dim], directions, gram, label_targets()).to(weight.dtype)
+    return dict(zip(PROPERTY_NAMES, r2.round(4).tolist()))
