@@ -27,14 +27,15 @@ from checkpoints import CheckpointError
 from property_score_cnn import load_property_score_cnn
 from stylegan import convert_v1_to_v6, load_generator, save_generator
 from stylegan.generate import read_latent_codes
-from vectorfind.directions import (MIN_GROUP, fit_directions, load_direction, save_direction, selections,
-                                   tsne_plots, vector_path)
+from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_directions, load_direction,
+                                   save_direction, selections, tsne_plots, vector_path)
 from vectorfind.generation_test import GenerationTest
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, PROPERTIES, group_names, medians_from_table
 from vectorfind.sampling import iter_chunks, sample_and_score
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 V6_FILE = 'stylegan_gen_vector_find_v6.pth'
+REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
 
 PRESETS = {
     # The committed models of the synthetic face world, sized so that the whole job fits 15 minutes
@@ -73,13 +74,17 @@ def v6_generator(args):
 
 
 def training_phase(generator, cnn, medians, args):
-    """Directions {(property, group): unit vector [515]}, fitted or read back."""
+    """Directions {(property, group): unit vector [515]}, fitted or read back, and whether they
+    were fitted in this run."""
     group_list = [ALL_SAMPLES] if args.no_grouping else list(GROUP_NAMES)
     code_dim = generator.z_dim + generator.label_dim
     paths = {(p, g): vector_path(args.out_dir, p, g) for p in PROPERTIES for g in group_list}
     if not args.retrain and all(os.path.exists(path) for path in paths.values()):
+        if not os.path.exists(os.path.join(args.out_dir, REPORTS[args.directions])):
+            raise ValueError(f'the directions in {args.out_dir} were not fitted with --directions'
+                             f' {args.directions}; add --retrain or use another --out-dir')
         print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
-        return {key: load_direction(path, code_dim)[0] for key, path in paths.items()}
+        return {key: load_direction(path, code_dim)[0] for key, path in paths.items()}, False
 
     sample_and_score(generator, cnn, args.n, args.seed, args.out_dir, args.device,
                      args.batch_size, args.chunk_size)
@@ -97,15 +102,26 @@ def training_phase(generator, cnn, medians, args):
     def codes_of(index):
         return kept[np.searchsorted(needed, index)]
 
-    directions, report = fit_directions(codes_of, chosen, args.seed)
-    directions.update({(p, g): directions[p, ALL_SAMPLES] for p in PROPERTIES for g in sparse})
+    if args.directions == 'svm':
+        directions, report = fit_directions(codes_of, chosen, args.seed)
+        directions.update({(p, g): directions[p, ALL_SAMPLES] for p in PROPERTIES for g in sparse})
+    else:
+        def group_of(chunk_scores):
+            return (np.full(len(chunk_scores), ALL_SAMPLES) if args.no_grouping
+                    else group_names(chunk_scores, medians))
+        directions, report = least_squares_directions(
+            iter_chunks(args.out_dir, args.n, args.chunk_size), group_of, group_list)
     for key, path in paths.items():
         save_direction(directions[key], path)
-    write_csv(os.path.join(args.out_dir, 'svm_report.csv'), report)
-    print(report.pivot(index='group', columns='property', values='valid_accuracy').to_string())
+    for method, name in REPORTS.items():  # the report says which method made the directions
+        if method != args.directions and os.path.exists(os.path.join(args.out_dir, name)):
+            os.remove(os.path.join(args.out_dir, name))
+    write_csv(os.path.join(args.out_dir, REPORTS[args.directions]), report)
+    quality = 'valid_accuracy' if args.directions == 'svm' else 'r2'
+    print(report.pivot(index='group', columns='property', values=quality).to_string())
     if not args.no_tsne:
         tsne_plots(chosen, codes_of, args.out_dir, args.seed)
-    return directions
+    return directions, True
 
 
 def gather_codes(args, wanted):
@@ -139,18 +155,18 @@ def run(args):
     generator = v6_generator(args).to(args.device)
     cnn = load_property_score_cnn(in_repo(args.cnn)).to(args.device).eval()
     medians = medians_from_table(in_repo(args.scores_table))
-    directions = training_phase(generator, cnn, medians, args)
+    directions, fitted = training_phase(generator, cnn, medians, args)
     if args.no_grouping:
         directions = {(p, g): directions[p, ALL_SAMPLES] for p in PROPERTIES for g in GROUP_NAMES}
     codes, groups = given_codes(args, generator.z_dim + generator.label_dim)
     test = GenerationTest(generator, cnn, directions, medians,
                           os.path.join(args.out_dir, 'image_generation_report'), args.device, args.seed,
-                          args.batch_size)
+                          args.batch_size, fresh=fitted)
     statistics = test.run(args.num_pass, args.max_tries, codes, groups)
     print(statistics.to_string(index=False))
     print(f'\ndone in {time.time() - started:.0f} s; everything is in {args.out_dir}:\n'
           f'  property_score_vectors/  the directions, one CSV per property and group\n'
-          f'  svm_report.csv           SVM validation accuracy per group and property\n'
+          f'  {REPORTS[args.directions]:<24} the fit per group and property\n'
           f'  tsne/                    t-SNE plots of the selected codes\n'
           f'  image_generation_report/ test_result.csv, test_statistics.csv, latent codes,'
           f' grids of passing codes\n'
@@ -175,6 +191,9 @@ def parse_args(argv=None):
     parser.add_argument('--latents', help='CSV of codes to test instead of random ones')
     parser.add_argument('--group-names', help='CSV with a group_name column, one per --latents row')
     parser.add_argument('--no-grouping', action='store_true', help='one direction per property')
+    parser.add_argument('--directions', choices=sorted(REPORTS), default='svm',
+                        help='svm (SPEC: top vs bottom ratio per group) or least-squares (every'
+                             ' sample; each direction holds the other two properties)')
     parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
     parser.add_argument('--retrain', action='store_true', help='fit the directions again')
     parser.add_argument('--seed', type=int, default=0)

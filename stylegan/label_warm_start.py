@@ -11,20 +11,14 @@ properties in z: attributes of a GAN's latent space are close to linear (InterFa
 1. sample z, render with the label at zero (the label columns play no part), score all seven
    properties with the Property Score CNN;
 2. fit them linearly on the pixel-normalised z, which is what the first layer sees:
-   scores ~ x B + c, B [z_dim, 7]. For Gaussian inputs the least-squares slope is the average
-   gradient (Stein's lemma), so B predicts the average effect of a small move of x;
+   scores ~ x B + c, B [z_dim, 7] (`vectorfind/least_squares.py`: the average gradient, with the
+   Gram matrix corrected for the fit's noise);
 3. the smallest move of x whose predicted change is T l, with T [7, 3] giving eyes, mouth and
    pose each its own entry of the label l and the other four properties (hair colour and length,
    background mean and spread) no change, is s = B G^-1 T l with G = B^T B. Holding the other
-   four is InterFaceGAN's conditional manipulation: the latent directions of correlated
-   attributes are not orthogonal, and a move along the eyes direction alone re-colours hair and
-   background too. The first layer is linear in [x; l] before its activation, so label columns
-   W_z B G^-1 T make l act exactly as that move of x.
-
-The fit's noise matters: with a few thousand samples for 512 slopes, the fitted B is the true
-average gradient plus noise, the noise inflates B^T B, and the move comes out too short (by half
-at 1,500 samples on a weakly linear generator). Its expected share of B^T B is known,
-trace((X^T X)^-1) times the residual covariance, so G is taken with it subtracted.
+   four is InterFaceGAN's conditional manipulation: a move along the eyes direction alone
+   re-colours hair and background too. The first layer is linear in [x; l] before its
+   activation, so label columns W_z B G^-1 T make l act exactly as that move of x.
 
 The label then starts as a control that is already right to first order, and the fine-tuning
 (property loss, discriminator) has to correct only what the linear picture misses.
@@ -36,45 +30,19 @@ from property_score_cnn.model import PROPERTY_NAMES
 from stylegan.generator import PixelNorm
 from stylegan.property_discriminator import CORE_PROPERTIES
 from vectorfind.latents import draw_codes, render_and_score
+from vectorfind.least_squares import conditional_moves, fit_property_directions
 
 WARM_START_PURPOSE = 2  # a block of draw_codes of its own, apart from VectorFind's
-
-
-def fit_property_directions(x, scores):
-    """Least-squares slopes of `scores` [N, P] on `x` [N, D] with an intercept -> (B [D, P],
-    gram [P, P]: B^T B less its expected inflation by the fit's noise, adjusted R^2 [P])."""
-    x, scores = np.asarray(x, dtype=np.float64), np.asarray(scores, dtype=np.float64)
-    if x.ndim != 2 or scores.ndim != 2 or len(x) != len(scores):
-        raise ValueError(f'expected x [N, D] and scores [N, P] with the same N, got {x.shape}'
-                         f' and {scores.shape}')
-    if len(x) <= x.shape[1] + 1:
-        raise ValueError(f'{len(x)} samples cannot fit {x.shape[1]} slopes; need more than'
-                         f' {x.shape[1] + 1}')
-    centred = x - x.mean(axis=0)
-    slopes = np.linalg.lstsq(centred, scores - scores.mean(axis=0), rcond=None)[0]
-    residual = scores - scores.mean(axis=0) - centred @ slopes
-    dof = len(x) - x.shape[1] - 1
-    residual_cov = residual.T @ residual / dof
-    noise = np.trace(np.linalg.inv(centred.T @ centred)) * residual_cov
-    r2 = 1.0 - np.diag(residual_cov) / scores.var(axis=0, ddof=1)
-    return slopes, slopes.T @ slopes - noise, r2
 
 
 def label_columns(z_columns, directions, gram, targets):
     """Columns for the label that act as the move B G^-1 T l of the input: `z_columns` [out, D]
     (the layer's weights on z), `directions` B [D, P], `gram` G [P, P], `targets` T [P, L] (the
     change of each property per unit of each label entry) -> [out, L]."""
-    directions = np.asarray(directions, dtype=np.float64)
-    if z_columns.shape[1] != directions.shape[0]:
+    if z_columns.shape[1] != len(directions):
         raise ValueError(f'the layer takes {z_columns.shape[1]} z inputs, the directions have'
-                         f' {directions.shape[0]} rows')
-    if np.linalg.eigvalsh(gram).min() <= 0:
-        raise ValueError('the property directions are lost in the noise of their fit (their'
-                         ' corrected Gram matrix is not positive definite): fit on more samples')
-    if targets.shape[0] != directions.shape[1]:
-        raise ValueError(f'targets must have one row per property ({directions.shape[1]}),'
-                         f' got {targets.shape[0]}')
-    move = directions @ np.linalg.solve(gram, targets)  # [D, L]: the move of x per unit of label
+                         f' {len(directions)} rows')
+    move = conditional_moves(directions, gram, targets)  # [D, L]: the move of x per unit of label
     return z_columns.double() @ torch.from_numpy(move).to(z_columns.device)
 
 

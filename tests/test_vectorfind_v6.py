@@ -9,12 +9,14 @@ import torch
 import run_stylegan_vectorfind_v6 as v6
 import vectorfind.sampling
 import vectorfind.generation_test
+from linear_scores import LinearScores
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from segmentation.score_table import all_scores_table, write_score_table
 from stylegan import Generator, convert_v1_to_v6, preset, save_generator
 from vectorfind.directions import load_direction, save_direction
 from vectorfind.generation_test import THRESHOLDS, weight_grid
 from vectorfind.latents import draw_codes, render_and_score
+from vectorfind.least_squares import conditional_moves, fit_property_directions
 
 
 @pytest.fixture(scope='module')
@@ -142,3 +144,44 @@ def test_given_latents_and_group_names_are_tested_as_given(models, tmp_path):
 def test_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match='stylegan_gen_fine_tuned_v1.pth'):
         v6.main(['--preset', 'ohlora', '--device', 'cpu', '--out-dir', str(tmp_path)])
+
+
+@pytest.fixture
+def linear_cnn(monkeypatch):
+    """A random CNN's scores have no linear trend in z to fit; the linear stand-in has one."""
+    monkeypatch.setattr(v6, 'load_property_score_cnn', lambda path: LinearScores(3 * 16 * 16))
+
+
+def test_least_squares_directions_are_the_conditional_moves_of_the_samples(models, tmp_path, linear_cnn):
+    """--directions least-squares: streamed over the chunks, each direction is the unit move that
+    changes its property and holds the other two, as one fit over the stored samples gives; with
+    groups too small for a fit of 515 slopes, every group borrows the fit over all samples."""
+    lstsq = ('--no-tsne', '--directions', 'least-squares', '--n', '2000', '--chunk-size', '800',
+             '--max-tries', '1')
+    v6.run(args_for(models, tmp_path, '--no-grouping', *lstsq))
+    assert not os.path.exists(tmp_path / 'svm_report.csv')
+    report = pd.read_csv(tmp_path / 'least_squares_report.csv')
+    assert list(report.n) == [2000] * 3 and not report.borrowed_from_all.any()
+    chunks = list(vectorfind.sampling.iter_chunks(tmp_path, 2000, 800))
+    codes, scores = np.concatenate([c for c, _ in chunks]), np.concatenate([s for _, s in chunks])
+    slopes, gram, _ = fit_property_directions(codes, scores[:, [0, 3, 4]])  # eyes, mouth, pose
+    moves = conditional_moves(slopes, gram, np.eye(3))
+    for k, prop in enumerate(('eyes', 'mouth', 'pose')):
+        stored = load_direction(tmp_path / 'property_score_vectors' / f'{prop}_change_z_vector_all.csv', 515)
+        np.testing.assert_allclose(stored[0], moves[:, k] / np.linalg.norm(moves[:, k]), atol=1e-5)
+    v6.run(args_for(models, tmp_path, '--retrain', *lstsq))  # the same samples, grouped
+    report = pd.read_csv(tmp_path / 'least_squares_report.csv')
+    assert len(report) == 24 and report.borrowed_from_all.all() and (report.n == 2000).all()
+
+
+def test_directions_of_another_method_are_not_reused(models, tmp_path):
+    v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '1'))
+    with pytest.raises(ValueError, match='--directions least-squares; add --retrain'):
+        v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '1',
+                        '--directions', 'least-squares', '--n', '700'))
+
+
+def test_retrained_directions_are_tested_afresh(models, tmp_path):
+    v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '2'))
+    v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '1', '--retrain'))
+    assert len(pd.read_csv(tmp_path / 'image_generation_report' / 'test_result.csv')) == 1

@@ -1,6 +1,10 @@
 """Training phase, steps 2-5: per group and property, a linear SVM separates the latent codes of
 the images with the highest scores from those with the lowest; its unit normal is the direction.
 
+Or (`least_squares_directions`, not in the SPEC) every sample's three scores are fitted linearly
+on its code, and each property's direction is the smallest move that changes that property and
+holds the other two (`vectorfind/least_squares.py`).
+
 Directions here point towards larger scores. (The original's LinearSVC was fitted on the class
 names 'largest' / 'smallest', which sklearn orders alphabetically, so its vectors point towards
 smaller scores; the image generation test judges |corr|, so both pass or fail alike.)
@@ -15,7 +19,8 @@ from sklearn.svm import LinearSVC
 from tqdm import tqdm
 
 from atomic_write import atomic_write
-from vectorfind.groups import PROPERTIES, property_column
+from vectorfind.groups import ALL_SAMPLES, PROPERTIES, property_column
+from vectorfind.least_squares import LeastSquares, conditional_moves
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
@@ -78,6 +83,33 @@ def fit_directions(codes_of, chosen, seed):
         directions[prop, group] = direction
         report.append({'property': prop, 'group': group, 'n_train': n_train, 'n_valid': n_valid,
                        'valid_accuracy': round(accuracy, 4)})
+    return directions, pd.DataFrame(report)
+
+
+def least_squares_directions(chunks, group_of, group_list):
+    """Directions {(property, group): unit vector} from a least-squares fit per group, streamed
+    over `chunks` of (codes, scores [N, 7]); `group_of(scores)` names each row's group. A group
+    with too few samples for a fit of its dimension borrows the fit over all samples. Also
+    returns a report table (samples and adjusted R^2 per group and property)."""
+    columns = [property_column(prop) for prop in PROPERTIES]
+    fits = {group: LeastSquares() for group in (*group_list, ALL_SAMPLES)}
+    for codes, scores in chunks:
+        groups = group_of(scores)
+        fits[ALL_SAMPLES].add(codes, scores[:, columns])
+        for group in group_list:
+            if group != ALL_SAMPLES and (groups == group).any():
+                fits[group].add(codes[groups == group], scores[groups == group][:, columns])
+    directions, report = {}, []
+    for group in group_list:
+        fit, borrowed = fits[group], False
+        if fit.sums is None or fit.n <= len(fit.sums[0]) + 1:
+            fit, borrowed = fits[ALL_SAMPLES], True
+        slopes, gram, r2 = fit.solve()
+        moves = conditional_moves(slopes, gram, np.eye(len(PROPERTIES)))
+        for k, prop in enumerate(PROPERTIES):
+            directions[prop, group] = (moves[:, k] / np.linalg.norm(moves[:, k])).astype(np.float32)
+            report.append({'property': prop, 'group': group, 'n': fit.n, 'r2': round(float(r2[k]), 4),
+                           'borrowed_from_all': borrowed})
     return directions, pd.DataFrame(report)
 
 

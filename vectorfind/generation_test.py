@@ -76,15 +76,21 @@ def annotated_grid(images, scores, columns=10, tile=96):
 
 
 class GenerationTest:
-    """Tests codes one after another, resuming from `test_result.csv` in `report_dir`."""
+    """Tests codes one after another, resuming from `test_result.csv` in `report_dir` unless the
+    directions are `fresh` (fitted anew, so that earlier results no longer hold)."""
 
-    def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size):
+    def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size,
+                 fresh=False):
         self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
         self.batch_size = batch_size
         self.directions, self.medians, self.report_dir = directions, medians, report_dir
         self.code_dim = generator.z_dim + generator.label_dim
         os.makedirs(report_dir, exist_ok=True)
-        self.results, self.codes = self._load_previous()
+        if fresh:
+            for name in os.listdir(report_dir):
+                if name.startswith('passed_case_'):
+                    os.remove(self._path(name))
+        self.results, self.codes = ([], []) if fresh else self._load_previous()
 
     def _path(self, name):
         return os.path.join(self.report_dir, name)

@@ -1,0 +1,73 @@
+"""Least-squares latent directions: known slopes come back, the Gram matrix is corrected for the
+fit's noise, a chunked fit equals a one-go fit, held properties do not move, bad input is named."""
+import numpy as np
+import pytest
+
+from vectorfind.least_squares import LeastSquares, conditional_moves, fit_property_directions
+
+
+def test_fit_recovers_known_slopes():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 20))
+    slopes = rng.standard_normal((20, 3))
+    directions, gram, r2 = fit_property_directions(
+        x, x @ slopes + 0.5 + 0.01 * rng.standard_normal((400, 3)))
+    np.testing.assert_allclose(directions, slopes, atol=5e-3)
+    np.testing.assert_allclose(gram, slopes.T @ slopes, atol=0.02)
+    assert (r2 > 0.999).all()
+
+
+def test_chunked_fit_equals_one_go():
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((300, 10)), rng.standard_normal((300, 2))
+    chunked = LeastSquares().add(x[:120], y[:120]).add(x[120:], y[120:]).solve()
+    for a, b in zip(chunked, fit_property_directions(x, y)):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    slopes = np.linalg.lstsq(np.hstack([x, np.ones((300, 1))]), y, rcond=None)[0][:-1]
+    np.testing.assert_allclose(chunked[0], slopes, atol=1e-10)
+
+
+def test_gram_is_corrected_for_the_noise_of_the_fit():
+    """With few samples and much noise, B^T B overstates the true slopes' Gram matrix; the
+    returned one does not, on average over repeated fits."""
+    rng = np.random.default_rng(0)
+    slopes = rng.standard_normal((100, 3)) * 0.05
+    raw, corrected = [], []
+    for _ in range(20):
+        x = rng.standard_normal((300, 100))
+        directions, gram, _ = fit_property_directions(x, x @ slopes + rng.standard_normal((300, 3)))
+        raw.append(np.diag(directions.T @ directions))
+        corrected.append(np.diag(gram))
+    truth = np.diag(slopes.T @ slopes)
+    assert (np.mean(raw, axis=0) > 1.5 * truth).all()
+    np.testing.assert_allclose(np.mean(corrected, axis=0), truth, rtol=0.25)
+
+
+def test_held_properties_do_not_move():
+    """Targets that hold a fourth property at zero: the moves change it by nothing, though its
+    direction correlates with the first property's, and change each other one as asked."""
+    rng = np.random.default_rng(2)
+    directions = rng.standard_normal((20, 4))
+    directions[:, 3] += 2 * directions[:, 0]
+    targets = np.eye(4)[:, :3]
+    moves = conditional_moves(directions, directions.T @ directions, targets)
+    np.testing.assert_allclose(directions.T @ moves, targets, atol=1e-12)
+    # The smallest such moves: nothing in them is orthogonal to every direction.
+    projector = directions @ np.linalg.pinv(directions)
+    np.testing.assert_allclose(projector @ moves, moves, atol=1e-12)
+
+
+def test_noise_only_directions_are_refused():
+    with pytest.raises(ValueError, match='fit on more samples'):
+        conditional_moves(np.eye(2), -np.eye(2), np.eye(2))
+
+
+def test_bad_shapes_are_named():
+    with pytest.raises(ValueError, match=r'x \[N, D\] and scores \[N, P\]'):
+        fit_property_directions(np.zeros((10, 4)), np.zeros((9, 3)))
+    with pytest.raises(ValueError, match='need more than 5'):
+        fit_property_directions(np.zeros((5, 4)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match='as in the earlier chunks'):
+        LeastSquares().add(np.zeros((5, 4)), np.zeros((5, 3))).add(np.zeros((5, 3)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r'targets \[3, L\]'):
+        conditional_moves(np.eye(3), np.eye(3), np.eye(2))
