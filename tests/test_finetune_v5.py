@@ -28,7 +28,7 @@ def tiny(tmp_path_factory):
 
 
 def arguments(tiny, out, steps, *extra):
-    return ['--generator', str(tiny / 'base.pth'), '--property-cnn', str(tiny / 'cnn.pth'),
+    return ['--preset', 'faithful', '--generator', str(tiny / 'base.pth'), '--property-cnn', str(tiny / 'cnn.pth'),
             '--scores', str(tiny / 'scores.csv'), '--out-dir', str(out), '--steps', str(steps),
             '--batch-size', '4', '--eval-every', '1', '--max-minutes', '0', '--device', 'cpu',
             *extra]
@@ -91,6 +91,8 @@ def test_improved_options_run(tiny, tmp_path, monkeypatch):
     warm = json.loads((tmp_path / 'warm_start.json').read_text())
     assert warm['samples'] == 2000 and len(warm['fit_r2']) == 7
     assert set(warm['before_warm_start']) == set(LOG_COLUMNS[-6:])
+    default = parse_args([])  # with no arguments, the preset that learns
+    assert (default.preset, default.label_init, default.max_minutes) == ('improved', 'directions', 10.0)
     lrs = [group['lr'] for group in trainer.opt_G.param_groups]
     assert lrs == [trainer.args.lr, trainer.args.lr * trainer.args.first_layer_lr_mul]
     assert np.isfinite(pd.read_csv(tmp_path / 'train_log.csv').g_loss).all()
