@@ -12,6 +12,10 @@ alone must span every property: VectorFind-v6 searches z and re-draws the label 
 needs the latent space to hold open and closed eyes and mouths and both head turns. Everything that decides
 the next step (weights, optimizer moments, step, random states) is in the checkpoint, so a resumed
 run continues exactly where it stopped.
+
+`--init-generator FILE` starts a new run from a trained generator of the same preset (G and its
+moving average; D and the optimizers start afresh): a longer training of a committed model whose
+checkpoint is gone, as for the default base generator, whose run ended on a lent machine.
 """
 import argparse
 import copy
@@ -30,7 +34,7 @@ from segmentation.score_table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator
 from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.generator import Generator
-from stylegan.loading import save_generator
+from stylegan.loading import load_generator, save_generator
 from stylegan.presets import preset
 from training_log import appending_log, trim_log
 
@@ -183,6 +187,18 @@ def save_state(trainer, out_dir):
         torch.save(trainer.state(), tmp)
 
 
+def start_from(trainer, path):
+    """G and G_ema of a new run set to the generator in `path`, which must be of the run's preset."""
+    initial = load_generator(path, 'v1')
+    if initial.config != trainer.G.config:
+        differing = sorted(k for k in trainer.G.config if initial.config.get(k) != trainer.G.config[k])
+        raise ValueError(f'{path}: a generator of another configuration than --preset'
+                         f' {trainer.args.preset} (differs in {differing})')
+    trainer.G.load_state_dict(initial.state_dict())
+    trainer.G_ema.load_state_dict(initial.state_dict())
+    print(f'starting from {path}')
+
+
 def write_config(args, out_dir):
     write_json(os.path.join(out_dir, 'config.json'),
                dict(vars(args), generator_config=preset(args.preset)))
@@ -201,6 +217,8 @@ def train(args):
                                       weights_only=True))
         trim_log(log_path, lambda log: log.step <= trainer.step)
         print(f'resumed from {checkpoint_path(args.out)} at step {trainer.step}')
+    elif args.init_generator:
+        start_from(trainer, args.init_generator)
     write_config(args, args.out)
     started = time.time()
     with appending_log(log_path, LOG_COLUMNS) as log:
@@ -242,6 +260,8 @@ def parse_args(argv=None):
     parser.add_argument('--preset', default='world64')
     parser.add_argument('--out', required=True)
     parser.add_argument('--steps', type=int, default=20000)
+    parser.add_argument('--init-generator',
+                        help='a new run starts G from this trained generator of the same preset')
     parser.add_argument('--max-minutes', type=float, default=0,
                         help='stop (and checkpoint) after this much wall time; 0 = no limit')
     parser.add_argument('--batch-size', type=int, default=32)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from random_world import write_random_world
-from stylegan import load_generator
+from stylegan import Generator, load_generator, preset, save_generator
 from stylegan.train_base import LOG_COLUMNS, parse_args, train
 
 
@@ -15,10 +15,11 @@ def tiny_world(tmp_path_factory):
     return write_random_world(tmp_path_factory.mktemp('world'))
 
 
-def run(world, out, steps):
+def run(world, out, steps, *extra):
     return train(parse_args(['--data', str(world), '--preset', 'tiny', '--out', str(out),
                              '--steps', str(steps), '--batch-size', '4', '--log-every', '1',
-                             '--sample-every', '2', '--checkpoint-every', '100', '--device', 'cpu']))
+                             '--sample-every', '2', '--checkpoint-every', '100', '--device', 'cpu',
+                             *extra]))
 
 
 def test_training_writes_generator_log_and_samples(tiny_world, tmp_path):
@@ -44,6 +45,17 @@ def test_resumed_run_continues_exactly(tiny_world, tmp_path):
         assert torch.equal(value, resumed.D.state_dict()[key]), key
     log = pd.read_csv(tmp_path / 'resumed' / 'train_log.csv')
     assert list(log.step) == [1, 2, 3, 4]
+
+
+def test_a_new_run_can_start_from_a_trained_generator(tiny_world, tmp_path):
+    first = run(tiny_world, tmp_path / 'first', 2)
+    second = run(tiny_world, tmp_path / 'second', 0, '--init-generator', str(tmp_path / 'first' / 'generator.pth'))
+    for key, value in first.G_ema.state_dict().items():
+        assert torch.equal(value, second.G.state_dict()[key]), key
+        assert torch.equal(value, second.G_ema.state_dict()[key]), key
+    save_generator(Generator(preset('world64')), tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match="another configuration than --preset tiny"):
+        run(tiny_world, tmp_path / 'third', 0, '--init-generator', str(tmp_path / 'other.pth'))
 
 
 def test_missing_table_is_a_clear_error(tmp_path):
