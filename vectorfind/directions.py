@@ -101,9 +101,8 @@ def least_squares_directions(chunks, group_of, group_list):
                 fits[group].add(codes[groups == group], scores[groups == group][:, columns])
     directions, report = {}, []
     for group in group_list:
-        fit, borrowed = fits[group], False
-        if fit.sums is None or fit.n <= len(fit.sums[0]) + 1:
-            fit, borrowed = fits[ALL_SAMPLES], True
+        borrowed = not fits[group].solvable
+        fit = fits[ALL_SAMPLES if borrowed else group]
         slopes, gram, r2 = fit.solve()
         moves = conditional_moves(slopes, gram, np.eye(len(PROPERTIES)))
         for k, prop in enumerate(PROPERTIES):

@@ -38,15 +38,19 @@ class LeastSquares:
         self.n += len(x)
         return self
 
+    @property
+    def solvable(self):
+        """Whether there are more samples than slopes and intercept."""
+        return self.sums is not None and self.n > len(self.sums[0]) + 1
+
     def solve(self):
         """(B [D, P], gram [P, P]: B^T B less its expected inflation by the fit's noise,
         adjusted R^2 [P])."""
-        if self.sums is None:
-            raise ValueError('no samples to fit')
+        if not self.solvable:
+            dim = 0 if self.sums is None else len(self.sums[0])
+            raise ValueError(f'{self.n} samples cannot fit {dim} slopes; need more than {dim + 1}')
         sum_x, sum_y, xx, xy, yy = self.sums
         dim = len(sum_x)
-        if self.n <= dim + 1:
-            raise ValueError(f'{self.n} samples cannot fit {dim} slopes; need more than {dim + 1}')
         mean_x, mean_y = sum_x / self.n, sum_y / self.n
         xx = xx - self.n * np.outer(mean_x, mean_x)  # centred sums of products
         xy = xy - self.n * np.outer(mean_x, mean_y)
