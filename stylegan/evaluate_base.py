@@ -43,10 +43,11 @@ def coverage(samples, data):
 @torch.inference_mode()
 def sample_scores(generator, cnn, z, labels, batch_size=100):
     """CNN scores of eyes, mouth and pose [N, 3] for the generator's images of (z, labels)."""
+    device = next(generator.parameters()).device
     out = []
     for i in tqdm(range(0, len(z), batch_size), desc='sampling', unit='batch'):
-        images = generator(z[i:i + batch_size], labels[i:i + batch_size])['image']
-        out.append(cnn.score(images, PROPERTIES))
+        images = generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device))['image']
+        out.append(cnn.score(images, PROPERTIES).cpu())
     return torch.cat(out).numpy()
 
 
@@ -60,13 +61,13 @@ def latent_sets(v1, table, n, seed):
     return {'v1': (v1, z, labels), 'v6': (v6, z, torch.randn(n, 3, generator=rng))}
 
 
-def evaluate(generator_path, cnn_path, table_path, n, seed):
+def evaluate(generator_path, cnn_path, table_path, n, seed, device='cpu'):
     v1 = load_generator(generator_path, 'v1')
-    cnn = load_property_score_cnn(cnn_path)
+    cnn = load_property_score_cnn(cnn_path).to(device)
     table = read_score_table(table_path, check_images=False)
     rows = []
     for name, (generator, z, labels) in latent_sets(v1, table, n, seed).items():
-        scores = sample_scores(generator, cnn, z, labels)
+        scores = sample_scores(generator.to(device), cnn, z, labels)
         for k, prop in enumerate(PROPERTIES):
             data = table[f'{prop}_score'].to_numpy()
             rows.append({'latents': name, 'property': prop,
@@ -84,7 +85,9 @@ def sample_grid(generator, seed, count=64):
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(count, generator.z_dim, generator=rng)
     # Zero labels: the mean of every normalised score, so the grid shows what z alone varies.
-    images = generator(z, torch.zeros(count, generator.label_dim), trunc_psi=1.0)['image']
+    device = next(generator.parameters()).device
+    images = generator(z.to(device), torch.zeros(count, generator.label_dim, device=device),
+                       trunc_psi=1.0)['image'].cpu()
     return contact_sheet(to_uint8(images))
 
 
@@ -99,9 +102,12 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--grid', default='docs/default_generator.png')
     parser.add_argument('--out', default='outputs/evaluate_base.csv')
+    parser.add_argument('--device', default='cpu',
+                        help="'cuda' on a GPU; the figures agree with the CPU's up to float rounding")
     args = parser.parse_args(argv)
     try:
-        generator, result = evaluate(args.generator, args.cnn, args.scores_table, args.n, args.seed)
+        generator, result = evaluate(args.generator, args.cnn, args.scores_table, args.n, args.seed,
+                                     args.device)
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         sys.exit(f'error: {error}')
     save_png(sample_grid(generator, args.seed), args.grid)
