@@ -32,7 +32,7 @@ from property_score_cnn.model import as_model_input
 from stylegan import convert_v1_to_v6, load_generator
 from stylegan.generate import to_uint8
 from vectorfind.generation_test import edited_codes, test_code
-from vectorfind.latents import draw_codes, render, render_and_score
+from vectorfind.latents import PRECISIONS, draw_codes, inference_precision, render, render_and_score
 from vectorfind.sampling import sample_and_score
 
 ORIGINAL_GENERATION_BATCH = 20
@@ -74,7 +74,7 @@ def peak_memory_of_sampling(args, n):
     with tempfile.TemporaryDirectory() as out_dir:
         command = [sys.executable, '-m', 'benchmarks.vectorfind_speed', '--sample-only', str(n),
                    '--sample-dir', out_dir, '--generator', args.generator, '--cnn', args.cnn,
-                   '--batch-size', str(args.batch_size)]
+                   '--batch-size', str(args.batch_size), '--precision', args.precision]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return float(output.split()[-1])
 
@@ -86,8 +86,9 @@ def load_models(args):
 
 def sample_only(args):
     generator, cnn = load_models(args)
-    sample_and_score(generator, cnn, args.sample_only, 0, args.sample_dir, 'cpu',
-                     args.batch_size, chunk_size=500)
+    with inference_precision('cpu', args.precision):
+        sample_and_score(generator, cnn, args.sample_only, 0, args.sample_dir, 'cpu',
+                         args.batch_size, chunk_size=500)
     # The child's own peak (Linux reports KiB), read back by `peak_memory_of_sampling`.
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -98,12 +99,14 @@ def run(args):
     codes = draw_codes(args.n, code_dim, seed=0, purpose=0, block=0)
     rows = []
     warm = codes[:20]
-    render_and_score(generator, cnn, warm, 'cpu', 20)
     original_sampling(generator, cnn, warm)
-
-    ours = timed(render_and_score, generator, cnn, codes, 'cpu', args.batch_size)
+    # The original's structure runs in float32, as the original does; this repository's code and
+    # the bare forward pass it is held against run in --precision.
+    with inference_precision('cpu', args.precision):
+        render_and_score(generator, cnn, warm, 'cpu', 20)
+        ours = timed(render_and_score, generator, cnn, codes, 'cpu', args.batch_size)
+        bare = {b: timed(bare_forward, generator, cnn, codes, b) for b in args.bare_batch_sizes}
     original = timed(original_sampling, generator, cnn, codes)
-    bare = {b: timed(bare_forward, generator, cnn, codes, b) for b in args.bare_batch_sizes}
     best_batch = min(bare, key=bare.get)
     rows += [{'measure': 'sampling+scoring, this repository', 'images_per_s': args.n / ours},
              {'measure': 'sampling+scoring, original structure', 'images_per_s': args.n / original},
@@ -114,9 +117,10 @@ def run(args):
     directions = rng.standard_normal((3, code_dim)).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     code = codes[0]
-    test_code(generator, cnn, code, directions, 'cpu', args.batch_size)
-    ours_test = np.median([timed(test_code, generator, cnn, code, directions, 'cpu', args.batch_size)
-                          for _ in range(3)])
+    with inference_precision('cpu', args.precision):
+        test_code(generator, cnn, code, directions, 'cpu', args.batch_size)
+        ours_test = np.median([timed(test_code, generator, cnn, code, directions, 'cpu', args.batch_size)
+                              for _ in range(3)])
     with tempfile.TemporaryDirectory() as folder:
         original_test = timed(original_generation_test, generator, cnn, code, directions, folder)
     rows += [{'measure': 'one latent test (50 images), this repository', 'seconds': ours_test},
@@ -126,6 +130,7 @@ def run(args):
         rows.append({'measure': f'sampling stage peak memory, n={n}',
                      'peak_rss_mib': peak_memory_of_sampling(args, n)})
     table = pd.DataFrame(rows)
+    table['precision'] = np.where(table.measure.str.contains('original'), 'float32', args.precision)
     table['machine'] = f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
     return table.round(3), {'sampling_speedup': original / ours, 'test_speedup': original_test / ours_test,
                             'share_of_bare_forward': bare[best_batch] / ours}
@@ -140,6 +145,8 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=10)
     parser.add_argument('--bare-batch-sizes', type=int, nargs='+', default=[10, 25, 50, 100])
     parser.add_argument('--memory-sizes', type=int, nargs='+', default=[1000, 4000])
+    parser.add_argument('--precision', choices=PRECISIONS, default='float32',
+                        help="this repository's arithmetic (the original structure stays float32)")
     parser.add_argument('--out', default='outputs/benchmarks/vectorfind_speed.csv')
     parser.add_argument('--sample-only', type=int, help=argparse.SUPPRESS)
     parser.add_argument('--sample-dir', help=argparse.SUPPRESS)

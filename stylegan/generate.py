@@ -44,7 +44,7 @@ def random_latent_codes(num, code_dim, seed):
 
 def to_uint8(images):
     """Generator output (NCHW, about [-1, 1]) -> NHWC uint8 RGB."""
-    images = (images.clamp(-1, 1) + 1) * 127.5
+    images = (images.float().clamp(-1, 1) + 1) * 127.5  # float32 even from bfloat16 autocast
     return images.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 

@@ -185,3 +185,18 @@ def test_retrained_directions_are_tested_afresh(models, tmp_path):
     v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '2'))
     v6.run(args_for(models, tmp_path, '--no-tsne', '--no-grouping', '--max-tries', '1', '--retrain'))
     assert len(pd.read_csv(tmp_path / 'image_generation_report' / 'test_result.csv')) == 1
+
+
+def test_bfloat16_scores_follow_float32_and_a_run_keeps_its_precision(models, tmp_path):
+    """--precision bfloat16 runs the models under autocast: its stored scores differ from
+    float32's by rounding, not by meaning, and a directory made in one precision is not continued
+    in the other (its samples and tested codes would mix the two)."""
+    v6.run(args_for(models, tmp_path / 'float32', '--no-tsne', '--max-tries', '1'))
+    v6.run(args_for(models, tmp_path / 'bfloat16', '--no-tsne', '--max-tries', '1', '--precision', 'bfloat16'))
+    exact, rounded = (np.concatenate([s for _, s in vectorfind.sampling.iter_chunks(tmp_path / name, 80, 20)])
+                      for name in ('float32', 'bfloat16'))
+    assert not np.array_equal(exact, rounded)
+    # bfloat16 keeps 8 significant bits: each score within 2% of its float32 value.
+    np.testing.assert_allclose(rounded, exact, rtol=0.02, atol=1e-3 * np.abs(exact).max())
+    with pytest.raises(ValueError, match='used --precision bfloat16; continue it with that'):
+        v6.run(args_for(models, tmp_path / 'bfloat16', '--no-tsne', '--max-tries', '1'))
