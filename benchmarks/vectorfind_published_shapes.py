@@ -49,6 +49,7 @@ def main(argv=None):
     parser.add_argument('--max-tries', type=int, default=40, help='VectorFind-v6 codes tested')
     parser.add_argument('--world', type=int, default=256, help='faces scored for the medians')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--precision', default='float32', help='VectorFind-v6 --precision')
     args = parser.parse_args(argv)
     models = os.path.join(args.out_dir, 'models')
     world = os.path.join(args.out_dir, 'world')
@@ -64,7 +65,7 @@ def main(argv=None):
     timed('VectorFind-v6', vectorfind_v6.main, [
         '--preset', 'ohlora', '--generator', os.path.join(models, PUBLISHED[0]), '--cnn', cnn_path,
         '--scores-table', table, '--n', str(args.n), '--chunk-size', '5000',
-        '--max-tries', str(args.max_tries), '--device', args.device,
+        '--max-tries', str(args.max_tries), '--device', args.device, '--precision', args.precision,
         '--out-dir', os.path.join(args.out_dir, 'vectorfind_v6')])
 
 

@@ -16,9 +16,9 @@ PRECISIONS = ('float32', 'bfloat16')
 
 def inference_precision(device, precision):
     """The arithmetic the generator and the CNN run in. bfloat16 (autocast: convolutions and
-    matrix products in bfloat16, the rest as before) roughly halves their time on GPUs and on
-    CPUs with native bfloat16 (AVX512-BF16, AMX) and moves CNN scores by a few hundredths of a
-    z unit; float32 is exact, and what reproduces the original's images."""
+    matrix products in bfloat16, the rest as before) runs them faster on CPUs with native
+    bfloat16 (AVX512-BF16, AMX) and moves CNN scores by a few hundredths of a z unit; float32
+    is exact, and what reproduces the original's images."""
     if precision not in PRECISIONS:
         raise ValueError(f'precision {precision!r}: expected one of {PRECISIONS}')
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
