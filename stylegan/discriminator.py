@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from checkpoints import describe, load_into, read_checkpoint, save_checkpoint
 from stylegan.generator import INIT_RES, FUSED_SCALE_MIN_RES, Blur, num_blocks
 
 PUBLISHED_DISCRIMINATOR = dict(resolution=256, fmaps_base=16 << 10, fmaps_max=512, label_dim=7,
@@ -112,3 +113,15 @@ class Discriminator(nn.Module):
             x = getattr(self, f'layer{2 * block}')(x)
             x = getattr(self, f'layer{2 * block + 1}')(x)
         return getattr(self, f'layer{2 * self.num_blocks}')(torch.cat([x.flatten(1), label], dim=1))
+
+
+def load_discriminator(source):
+    """A discriminator from a file or a state dict: this repository's files carry their
+    configuration; a raw state dict is read as the published 256 px v1 discriminator."""
+    state_dict, config = read_checkpoint(source)
+    discriminator = Discriminator(config or PUBLISHED_DISCRIMINATOR)
+    return load_into(discriminator, state_dict, describe(source), 'StyleGAN discriminator')
+
+
+def save_discriminator(discriminator, path):
+    save_checkpoint(path, discriminator.state_dict(), discriminator.config)

@@ -14,8 +14,10 @@ the next step (weights, optimizer moments, step, random states) is in the checkp
 run continues exactly where it stopped.
 
 `--init-generator FILE` starts a new run from a trained generator of the same preset (G and its
-moving average; D and the optimizers start afresh): a longer training of a committed model whose
-checkpoint is gone, as for the default base generator, whose run ended on a lent machine.
+moving average; the optimizers start afresh): a longer training of a committed model whose
+checkpoint is gone. Give it the discriminator too (`--init-discriminator`, the discriminator.pth
+every run writes beside its generator.pth): with a fresh one the default base generator, continued
+on a GPU, lost its head turns within 2,000 steps (models/default/base_generator.md).
 """
 import argparse
 import copy
@@ -31,7 +33,7 @@ from tqdm import tqdm
 
 from atomic_write import atomic_write, write_json
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
-from stylegan.discriminator import Discriminator
+from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.generator import Generator
 from stylegan.loading import load_generator, save_generator
@@ -187,16 +189,27 @@ def save_state(trainer, out_dir):
         torch.save(trainer.state(), tmp)
 
 
-def start_from(trainer, path):
-    """G and G_ema of a new run set to the generator in `path`, which must be of the run's preset."""
-    initial = load_generator(path, 'v1')
-    if initial.config != trainer.G.config:
-        differing = sorted(k for k in trainer.G.config if initial.config.get(k) != trainer.G.config[k])
-        raise ValueError(f'{path}: a generator of another configuration than --preset'
-                         f' {trainer.args.preset} (differs in {differing})')
+def check_same_configuration(model, expected, path, what, preset_name):
+    if model.config != expected:
+        differing = sorted(k for k in expected if model.config.get(k) != expected[k])
+        raise ValueError(f'{path}: a {what} of another configuration than --preset'
+                         f' {preset_name} (differs in {differing})')
+
+
+def start_from(trainer, generator_path, discriminator_path=None):
+    """G and G_ema of a new run set to the generator in `generator_path`, and D to the
+    discriminator in `discriminator_path` when given; both must be of the run's preset."""
+    initial = load_generator(generator_path, 'v1')
+    check_same_configuration(initial, trainer.G.config, generator_path, 'generator', trainer.args.preset)
     trainer.G.load_state_dict(initial.state_dict())
     trainer.G_ema.load_state_dict(initial.state_dict())
-    print(f'starting from {path}')
+    print(f'starting G from {generator_path}')
+    if discriminator_path:
+        critic = load_discriminator(discriminator_path)
+        check_same_configuration(critic, trainer.D.config, discriminator_path, 'discriminator',
+                                 trainer.args.preset)
+        trainer.D.load_state_dict(critic.state_dict())
+        print(f'starting D from {discriminator_path}')
 
 
 def write_config(args, out_dir):
@@ -218,7 +231,7 @@ def train(args):
         trim_log(log_path, lambda log: log.step <= trainer.step)
         print(f'resumed from {checkpoint_path(args.out)} at step {trainer.step}')
     elif args.init_generator:
-        start_from(trainer, args.init_generator)
+        start_from(trainer, args.init_generator, args.init_discriminator)
     write_config(args, args.out)
     started = time.time()
     with appending_log(log_path, LOG_COLUMNS) as log:
@@ -246,6 +259,8 @@ def train(args):
             save_state(trainer, args.out)
             progress.close()
     save_generator(trainer.G_ema, os.path.join(args.out, 'generator.pth'))
+    # Kept beside the generator so that a later run can continue it with a trained critic.
+    save_discriminator(trainer.D, os.path.join(args.out, 'discriminator.pth'))
     save_png(trainer.sample_grid(), os.path.join(args.out, 'samples', 'final.png'))
     print(f'step {trainer.step}: generator (moving average) saved to'
           f' {os.path.join(args.out, "generator.pth")}')
@@ -262,6 +277,9 @@ def parse_args(argv=None):
     parser.add_argument('--steps', type=int, default=20000)
     parser.add_argument('--init-generator',
                         help='a new run starts G from this trained generator of the same preset')
+    parser.add_argument('--init-discriminator',
+                        help='and D from this discriminator (the discriminator.pth a run writes'
+                             ' beside its generator.pth)')
     parser.add_argument('--max-minutes', type=float, default=0,
                         help='stop (and checkpoint) after this much wall time; 0 = no limit')
     parser.add_argument('--batch-size', type=int, default=32)
@@ -278,7 +296,10 @@ def parse_args(argv=None):
     parser.add_argument('--checkpoint-every', type=int, default=1000)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.init_discriminator and not args.init_generator:
+        parser.error('--init-discriminator continues a trained pair: give --init-generator too')
+    return args
 
 
 def main(argv=None):

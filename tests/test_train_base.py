@@ -5,9 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
+from checkpoints import CheckpointError
+from parity_weights import parity_state_dict
 from random_world import write_random_world
 from stylegan import Generator, load_generator, preset, save_generator
-from stylegan.train_base import LOG_COLUMNS, parse_args, train
+from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
+from stylegan.train_base import LOG_COLUMNS, discriminator_config, parse_args, train
 
 
 @pytest.fixture(scope='module')
@@ -53,6 +56,16 @@ def test_a_new_run_can_start_from_a_trained_generator(tiny_world, tmp_path):
     for key, value in first.G_ema.state_dict().items():
         assert torch.equal(value, second.G.state_dict()[key]), key
         assert torch.equal(value, second.G_ema.state_dict()[key]), key
+    assert not all(torch.equal(value, second.D.state_dict()[key])
+                   for key, value in first.D.state_dict().items())  # a fresh D without the flag
+    with_critic = run(tiny_world, tmp_path / 'with_critic', 0,
+                      '--init-generator', str(tmp_path / 'first' / 'generator.pth'),
+                      '--init-discriminator', str(tmp_path / 'first' / 'discriminator.pth'))
+    for key, value in first.D.state_dict().items():
+        assert torch.equal(value, with_critic.D.state_dict()[key]), key
+    with pytest.raises(SystemExit):
+        parse_args(['--data', str(tiny_world), '--out', str(tmp_path / 'x'),
+                    '--init-discriminator', str(tmp_path / 'first' / 'discriminator.pth')])
     save_generator(Generator(preset('world64')), tmp_path / 'other.pth')
     with pytest.raises(ValueError, match="another configuration than --preset tiny"):
         run(tiny_world, tmp_path / 'third', 0, '--init-generator', str(tmp_path / 'other.pth'))
@@ -61,3 +74,24 @@ def test_a_new_run_can_start_from_a_trained_generator(tiny_world, tmp_path):
 def test_missing_table_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='score table not found'):
         run(tmp_path, tmp_path / 'out', 1)
+
+
+def test_discriminator_files_load_published_and_own_layouts(tmp_path):
+    published = load_discriminator(parity_state_dict('stylegan_dis_fine_tuned_v1.pth'))
+    assert published.resolution == 256 and published.label_dim == 7
+    critic = Discriminator(discriminator_config(preset('tiny')))
+    save_discriminator(critic, tmp_path / 'd.pth')
+    loaded = load_discriminator(tmp_path / 'd.pth')
+    assert loaded.config == critic.config
+    for key, value in critic.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    with pytest.raises(CheckpointError, match="not a StyleGAN discriminator checkpoint"):
+        load_discriminator(parity_state_dict('stylegan_dis_fine_tuned_v5.pth'))
+
+
+def test_a_discriminator_of_another_preset_is_refused(tiny_world, tmp_path):
+    run(tiny_world, tmp_path / 'first', 1)
+    save_discriminator(Discriminator(discriminator_config(preset('world64'))), tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match='a discriminator of another configuration than --preset tiny'):
+        run(tiny_world, tmp_path / 'second', 0, '--init-generator', str(tmp_path / 'first' / 'generator.pth'),
+            '--init-discriminator', str(tmp_path / 'other.pth'))
