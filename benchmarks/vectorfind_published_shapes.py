@@ -21,6 +21,7 @@ import run_stylegan_vectorfind_v6 as vectorfind_v6
 from data.build_default_world import build_world
 from property_score_cnn import load_property_score_cnn
 from property_score_cnn.scoring import cnn_score_table
+from vectorfind.latents import PRECISIONS
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests'))
 from parity_weights import parity_state_dict  # noqa: E402  (test fixtures, not a package)
@@ -49,7 +50,8 @@ def main(argv=None):
     parser.add_argument('--max-tries', type=int, default=40, help='VectorFind-v6 codes tested')
     parser.add_argument('--world', type=int, default=256, help='faces scored for the medians')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--precision', default='float32', help='VectorFind-v6 --precision')
+    parser.add_argument('--precision', choices=PRECISIONS, default='float32',
+                        help='VectorFind-v6 --precision')
     args = parser.parse_args(argv)
     models = os.path.join(args.out_dir, 'models')
     world = os.path.join(args.out_dir, 'world')
