@@ -10,6 +10,9 @@ measured for two ways of drawing samples:
 * ``v1``: z ~ N(0, 1) with labels drawn from the training table (the generator as trained);
 * ``v6``: the VectorFind-v6 conversion (label embedding re-drawn), z and the 3 extra dims ~ N(0, 1):
   the latent space VectorFind-v6 searches.
+
+Beside the table it draws the two distributions per property (`--plot`): where the samples stop
+short of the data's tails is what the coverage figure counts.
 """
 import argparse
 import os
@@ -18,9 +21,10 @@ import sys
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from atomic_write import write_csv, write_json
+from atomic_write import atomic_write, write_csv, write_json
 from checkpoints import CheckpointError
 from property_score_cnn import load_property_score_cnn
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
@@ -65,9 +69,9 @@ def evaluate(generator_path, cnn_path, table_path, n, seed, device='cpu'):
     v1 = load_generator(generator_path, 'v1')
     cnn = load_property_score_cnn(cnn_path).to(device)
     table = read_score_table(table_path, check_images=False)
-    rows = []
+    rows, samples = [], {}
     for name, (generator, z, labels) in latent_sets(v1, table, n, seed).items():
-        scores = sample_scores(generator.to(device), cnn, z, labels)
+        scores = samples[name] = sample_scores(generator.to(device), cnn, z, labels)
         for k, prop in enumerate(PROPERTIES):
             data = table[f'{prop}_score'].to_numpy()
             rows.append({'latents': name, 'property': prop,
@@ -77,7 +81,29 @@ def evaluate(generator_path, cnn_path, table_path, n, seed, device='cpu'):
                          'coverage': coverage(scores[:, k], data)})
     result = pd.DataFrame(rows).round(4)
     result['passed'] = result.coverage >= TARGET_COVERAGE
-    return v1, result
+    return v1, result, samples, table
+
+
+def coverage_plot(samples, table, path):
+    """Per way of drawing samples (rows) and property (columns): the CNN scores of the samples
+    against those of the training data, each with its 5th-95th percentile range dashed."""
+    figure = Figure(figsize=(4 * len(PROPERTIES), 3 * len(samples)))
+    axes = figure.subplots(len(samples), len(PROPERTIES), squeeze=False)
+    for row, (name, scores) in enumerate(samples.items()):
+        for k, prop in enumerate(PROPERTIES):
+            data, drawn, ax = table[f'{prop}_score'].to_numpy(), scores[:, k], axes[row, k]
+            bins = np.linspace(min(data.min(), drawn.min()), max(data.max(), drawn.max()), 50)
+            for values, label, color in ((data, 'training data', 'tab:blue'),
+                                         (drawn, f'{name} samples', 'tab:orange')):
+                ax.hist(values, bins, density=True, alpha=0.5, color=color, label=label)
+                for edge in np.percentile(values, PERCENTILES):
+                    ax.axvline(edge, color=color, linestyle='--', linewidth=1)
+            ax.set_title(f'{prop}, {name}: coverage {coverage(drawn, data):.2f}')
+            ax.set_xlabel('CNN score (z units)')
+            ax.legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_write(path) as tmp:
+        figure.savefig(tmp, dpi=100)
 
 
 @torch.inference_mode()
@@ -101,20 +127,23 @@ def main(argv=None):
     parser.add_argument('--n', type=int, default=5000)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--grid', default='docs/default_generator.png')
+    parser.add_argument('--plot', default='docs/default_generator_coverage.png',
+                        help='histograms of samples against data, per property')
     parser.add_argument('--out', default='outputs/evaluate_base.csv')
     parser.add_argument('--device', default='cpu',
                         help="'cuda' on a GPU; the figures agree with the CPU's up to float rounding")
     args = parser.parse_args(argv)
     try:
-        generator, result = evaluate(args.generator, args.cnn, args.scores_table, args.n, args.seed,
-                                     args.device)
+        generator, result, samples, table = evaluate(args.generator, args.cnn, args.scores_table,
+                                                     args.n, args.seed, args.device)
     except (CheckpointError, FileNotFoundError, ValueError) as error:
         sys.exit(f'error: {error}')
     save_png(sample_grid(generator, args.seed), args.grid)
+    coverage_plot(samples, table, args.plot)
     write_csv(args.out, result)
     write_json(os.path.splitext(args.out)[0] + '_config.json', vars(args))
     print(result.to_string(index=False))
-    print(f'grid of 64 samples: {args.grid}; table: {args.out}')
+    print(f'grid of 64 samples: {args.grid}; table: {args.out}; histograms: {args.plot}')
 
 
 if __name__ == '__main__':

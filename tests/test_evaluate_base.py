@@ -32,7 +32,8 @@ def tiny_models(tmp_path_factory):
 def evaluate_args(root, out, generator='generator.pth'):
     return ['--generator', str(root / generator), '--cnn', str(root / 'cnn.pth'),
             '--scores-table', str(root / 'world' / 'all_scores_v2.csv'), '--n', '40',
-            '--grid', str(out / 'grid.png'), '--out', str(out / 'evaluate.csv')]
+            '--grid', str(out / 'grid.png'), '--plot', str(out / 'coverage.png'),
+            '--out', str(out / 'evaluate.csv')]
 
 
 def test_evaluate_writes_the_coverage_table_and_the_grid(tiny_models, tmp_path):
@@ -42,7 +43,8 @@ def test_evaluate_writes_the_coverage_table_and_the_grid(tiny_models, tmp_path):
         (latents, prop) for latents in ('v1', 'v6') for prop in ('eyes', 'mouth', 'pose')]
     assert result.coverage.between(0.0, 1.0).all()
     assert (result.passed == (result.coverage >= 0.7)).all()
-    assert (tmp_path / 'grid.png').exists() and (tmp_path / 'evaluate_config.json').exists()
+    for name in ('grid.png', 'coverage.png', 'evaluate_config.json'):
+        assert (tmp_path / name).exists(), name
     # The same seed measures the same figures.
     main(evaluate_args(tiny_models, tmp_path / 'again'))
     pd.testing.assert_frame_equal(result, pd.read_csv(tmp_path / 'again' / 'evaluate.csv'))
