@@ -7,7 +7,8 @@ Writes a grid of 64 samples at psi 1.0, and measures, over --n samples, the Prop
 data (the CNN-derived all_scores table): the share of the data's range the samples cover. It is
 measured for two ways of drawing samples:
 
-* ``v1``: z ~ N(0, 1) with labels drawn from the training table (the generator as trained);
+* ``v1``: z ~ N(0, 1) with labels drawn from the training table (the generator as trained; its
+  `label_corr` says how closely the measured score follows the label's);
 * ``v6``: the VectorFind-v6 conversion (label embedding re-drawn), z and the 3 extra dims ~ N(0, 1):
   the latent space VectorFind-v6 searches.
 
@@ -74,11 +75,15 @@ def evaluate(generator_path, cnn_path, table_path, n, seed, device='cpu'):
         scores = samples[name] = sample_scores(generator.to(device), cnn, z, labels)
         for k, prop in enumerate(PROPERTIES):
             data = table[f'{prop}_score'].to_numpy()
+            # v1 samples carry a property label: how closely the measured score follows it. (v6's
+            # 3 extra dims are no property label.)
+            label_corr = (np.corrcoef(labels[:, SCORE_COLUMNS.index(f'{prop}_score')], scores[:, k])[0, 1]
+                          if name == 'v1' else np.nan)
             rows.append({'latents': name, 'property': prop,
                          'samples_p5': np.percentile(scores[:, k], 5),
                          'samples_p95': np.percentile(scores[:, k], 95),
                          'data_p5': np.percentile(data, 5), 'data_p95': np.percentile(data, 95),
-                         'coverage': coverage(scores[:, k], data)})
+                         'coverage': coverage(scores[:, k], data), 'label_corr': label_corr})
     result = pd.DataFrame(rows).round(4)
     result['passed'] = result.coverage >= TARGET_COVERAGE
     return v1, result, samples, table

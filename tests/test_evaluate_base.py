@@ -42,6 +42,8 @@ def test_evaluate_writes_the_coverage_table_and_the_grid(tiny_models, tmp_path):
     assert list(zip(result.latents, result.property)) == [
         (latents, prop) for latents in ('v1', 'v6') for prop in ('eyes', 'mouth', 'pose')]
     assert result.coverage.between(0.0, 1.0).all()
+    assert result[result.latents == 'v1'].label_corr.between(-1.0, 1.0).all()
+    assert result[result.latents == 'v6'].label_corr.isna().all()
     assert (result.passed == (result.coverage >= 0.7)).all()
     for name in ('grid.png', 'coverage.png', 'evaluate_config.json'):
         assert (tmp_path / name).exists(), name
