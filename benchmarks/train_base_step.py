@@ -6,10 +6,9 @@
 What a device time budget buys: the default generator's eyes want more images than its 6.3-minute
 run showed it, and for a generator this small the batch size may decide how many images one call
 trains on (two runs at batch 64 side by side on the H100 trained 2.5 times the images per second
-of one at batch 32). Runs
-`BaseTrainer.train_step` (R1 every 4 steps, as in training) on random 64 px images and labels
-(speed does not depend on them): --warmup steps, then --steps timed ones, a whole number of R1
-intervals, synchronised on a GPU.
+of one at batch 32). Runs `BaseTrainer.train_step` (R1 every 4 steps, as in training) on random
+images and labels of the preset's size (speed does not depend on them): --warmup steps, then
+--steps timed ones, a whole number of R1 intervals, synchronised on a GPU.
 """
 import argparse
 import os
