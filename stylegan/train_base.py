@@ -17,7 +17,9 @@ run continues exactly where it stopped.
 moving average; the optimizers start afresh): a longer training of a committed model whose
 checkpoint is gone. Give it the discriminator too (`--init-discriminator`, the discriminator.pth
 every run writes beside its generator.pth): with a fresh one the default base generator, continued
-on a GPU, lost its head turns within 2,000 steps (models/default/base_generator.md).
+on a GPU, lost its head turns within 2,000 steps (models/default/base_generator.md). Where no
+trained discriminator exists, `--d-warmup-steps N` trains only D for the first N steps, so that
+the generator first meets a critic that already knows its flaws (g_loss is empty in the log then).
 """
 import argparse
 import copy
@@ -131,6 +133,11 @@ class BaseTrainer:
         self.opt_D.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_D.step()
+        losses = {'d_loss': d_loss.item(), 'r1': self.last_r1,
+                  'd_real': d_real.mean().item(), 'd_fake': d_fake.mean().item()}
+        if self.step < args.d_warmup_steps:
+            self.step += 1
+            return {**losses, 'g_loss': float('nan')}
 
         fakes, fake_labels = self.fakes()
         g_loss = F.softplus(-self.D(fakes, fake_labels)).mean()
@@ -143,8 +150,7 @@ class BaseTrainer:
         self.update_ema()
         self.step += 1
         # r1 is the penalty of the latest step that computed it (every r1_interval steps).
-        return {'d_loss': d_loss.item(), 'g_loss': g_loss.item(), 'r1': self.last_r1,
-                'd_real': d_real.mean().item(), 'd_fake': d_fake.mean().item()}
+        return {**losses, 'g_loss': g_loss.item()}
 
     @torch.no_grad()
     def update_ema(self):
@@ -280,6 +286,9 @@ def parse_args(argv=None):
     parser.add_argument('--init-discriminator',
                         help='and D from this discriminator (the discriminator.pth a run writes'
                              ' beside its generator.pth)')
+    parser.add_argument('--d-warmup-steps', type=int, default=0,
+                        help='the first N steps train D only (G, its average and w_avg stay):'
+                             ' a fresh critic for a trained generator')
     parser.add_argument('--max-minutes', type=float, default=0,
                         help='stop (and checkpoint) after this much wall time; 0 = no limit')
     parser.add_argument('--batch-size', type=int, default=32)

@@ -95,3 +95,20 @@ def test_a_discriminator_of_another_preset_is_refused(tiny_world, tmp_path):
     with pytest.raises(ValueError, match='a discriminator of another configuration than --preset tiny'):
         run(tiny_world, tmp_path / 'second', 0, '--init-generator', str(tmp_path / 'first' / 'generator.pth'),
             '--init-discriminator', str(tmp_path / 'other.pth'))
+
+
+def test_discriminator_warmup_keeps_the_generator_until_it_ends(tiny_world, tmp_path):
+    start = run(tiny_world, tmp_path / 'start', 1)
+    init = ['--init-generator', str(tmp_path / 'start' / 'generator.pth'), '--d-warmup-steps', '2']
+    warming = run(tiny_world, tmp_path / 'warming', 2, *init)
+    for key, value in start.G_ema.state_dict().items():
+        assert torch.equal(value, warming.G.state_dict()[key]), key
+        assert torch.equal(value, warming.G_ema.state_dict()[key]), key
+    assert not all(torch.equal(value, warming.D.state_dict()[key])
+                   for key, value in start.D.state_dict().items())
+    log = pd.read_csv(tmp_path / 'warming' / 'train_log.csv')
+    assert log.g_loss.isna().all() and np.isfinite(log.d_loss).all()
+    warmed = run(tiny_world, tmp_path / 'warming', 3, *init)  # resumes past the warm-up
+    assert not all(torch.equal(value, warmed.G.state_dict()[key])
+                   for key, value in start.G_ema.state_dict().items())
+    assert np.isfinite(pd.read_csv(tmp_path / 'warming' / 'train_log.csv').g_loss.iloc[-1])
