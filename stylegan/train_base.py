@@ -19,7 +19,9 @@ checkpoint is gone. Give it the discriminator too (`--init-discriminator`, the d
 every run writes beside its generator.pth): with a fresh one the default base generator, continued
 on a GPU, lost its head turns within 2,000 steps (models/default/base_generator.md). Where no
 trained discriminator exists, `--d-warmup-steps N` trains only D for the first N steps, so that
-the generator first meets a critic that already knows its flaws (g_loss is empty in the log then).
+the generator first meets a critic that already knows its flaws (g_loss is empty in the log then);
+on the default generator 500 such steps did not keep the head turns either (same card), so a
+committed pair is the way to continue.
 """
 import argparse
 import copy
