@@ -135,12 +135,16 @@ class BaseTrainer:
         self.opt_D.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_D.step()
+        # r1 is the penalty of the latest step that computed it (every r1_interval steps).
         losses = {'d_loss': d_loss.item(), 'r1': self.last_r1,
                   'd_real': d_real.mean().item(), 'd_fake': d_fake.mean().item()}
-        if self.step < args.d_warmup_steps:
-            self.step += 1
-            return {**losses, 'g_loss': float('nan')}
+        warming_up = self.step < args.d_warmup_steps
+        losses['g_loss'] = float('nan') if warming_up else self.generator_step()
+        self.step += 1
+        return losses
 
+    def generator_step(self):
+        """One update of G (then its w_avg and moving average); returns its loss."""
         fakes, fake_labels = self.fakes()
         g_loss = F.softplus(-self.D(fakes, fake_labels)).mean()
         self.opt_G.zero_grad(set_to_none=True)
@@ -150,9 +154,7 @@ class BaseTrainer:
             z, _, labels = self.latents()
             self.G.update_w_avg(self.G.mapping(z, labels), decay=0.995)
         self.update_ema()
-        self.step += 1
-        # r1 is the penalty of the latest step that computed it (every r1_interval steps).
-        return {**losses, 'g_loss': g_loss.item()}
+        return g_loss.item()
 
     @torch.no_grad()
     def update_ema(self):
