@@ -52,7 +52,7 @@ for g in $GAMMAS; do
 done
 wait
 for g in $GAMMAS; do
-    echo "gamma $g: $(tr '\r' '\n' < "$RUN/gamma_$g/train.log" | grep '^stopping\|Error' | tail -1)"
+    echo "gamma $g: $(tr '\r' '\n' < "$RUN/gamma_$g/train.log" | grep -o 'stopping at step.*\|Error.*' | tail -1)"
 done
 
 date +%T
