@@ -1,8 +1,11 @@
 """Least-squares latent directions: known slopes come back, the Gram matrix is corrected for the
-fit's noise, a chunked fit equals a one-go fit, held properties do not move, bad input is named."""
+fit's noise, a chunked fit equals a one-go fit, held properties do not move, bad input is named,
+a group too noisy for its own fit borrows the fit over all samples."""
 import numpy as np
 import pytest
 
+from vectorfind.directions import least_squares_directions
+from vectorfind.groups import ALL_SAMPLES, PROPERTIES, property_column
 from vectorfind.least_squares import LeastSquares, conditional_moves, fit_property_directions
 
 
@@ -71,3 +74,24 @@ def test_bad_shapes_are_named():
         LeastSquares().add(np.zeros((5, 4)), np.zeros((5, 3))).add(np.zeros((5, 3)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match=r'targets \[3, L\]'):
         conditional_moves(np.eye(3), np.eye(3), np.eye(2))
+
+
+def test_a_group_lost_in_noise_borrows_the_fit_over_all_samples():
+    """A group whose scores carry no trend (pure noise) cannot give moves: it takes the
+    all-sample fit instead of failing the run; a group with a trend keeps its own."""
+    rng = np.random.default_rng(0)
+    n, dim = 4000, 10
+    codes = rng.standard_normal((n, dim))
+    groups = np.where(np.arange(n) < n - 40, 'hhh', 'lll')
+    trend = codes @ rng.standard_normal((dim, 3)) + 0.1 * rng.standard_normal((n, 3))
+    scores = np.zeros((n, 7))
+    scores[:, [property_column(p) for p in PROPERTIES]] = np.where(
+        (groups == 'hhh')[:, None], trend, rng.standard_normal((n, 3)))
+    directions, report = least_squares_directions([(codes, scores)], lambda s: groups, ['hhh', 'lll'])
+    borrowed = report.groupby('group').borrowed_from_all.all()
+    assert not borrowed['hhh'] and borrowed['lll']
+    assert (report[report.group == 'lll'].n == n).all()
+    everyone, _ = least_squares_directions([(codes, scores)], lambda s: groups, [ALL_SAMPLES])
+    for prop in PROPERTIES:
+        np.testing.assert_allclose(directions[prop, 'lll'], everyone[prop, ALL_SAMPLES])
+        assert np.linalg.norm(directions[prop, 'hhh']) == pytest.approx(1, abs=1e-5)

@@ -41,7 +41,16 @@ def args_for(models, out_dir, *extra):
     return v6.parse_args(['--generator', str(models / 'generator.pth'), '--cnn', str(models / 'cnn.pth'),
                           '--scores-table', str(models / 'all_scores_v2_cnn.csv'), '--n', '80',
                           '--chunk-size', '20', '--ratio', '0.25', '--batch-size', '20',
-                          '--max-tries', '3', '--device', 'cpu', '--out-dir', str(out_dir), *extra])
+                          '--max-tries', '3', '--device', 'cpu', '--out-dir', str(out_dir),
+                          '--directions', 'svm', '--grouping', *extra])
+
+
+def test_presets_choose_their_direction_method():
+    default, ohlora = v6.parse_args([]), v6.parse_args(['--preset', 'ohlora'])
+    assert (default.directions, default.grouping) == ('least-squares', False)
+    assert (ohlora.directions, ohlora.grouping) == ('svm', True)
+    chosen = v6.parse_args(['--directions', 'svm', '--grouping'])
+    assert (chosen.directions, chosen.grouping) == ('svm', True)
 
 
 def test_weight_grid_and_thresholds_are_specs():

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from atomic_write import atomic_write
 from vectorfind.groups import ALL_SAMPLES, PROPERTIES, property_column
-from vectorfind.least_squares import LeastSquares, conditional_moves
+from vectorfind.least_squares import LeastSquares, conditional_moves, stands_out_of_noise
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
@@ -89,8 +89,9 @@ def fit_directions(codes_of, chosen, seed):
 def least_squares_directions(chunks, group_of, group_list):
     """Directions {(property, group): unit vector} from a least-squares fit per group, streamed
     over `chunks` of (codes, scores [N, 7]); `group_of(scores)` names each row's group. A group
-    with too few samples for a fit of its dimension borrows the fit over all samples. Also
-    returns a report table (samples and adjusted R^2 per group and property)."""
+    whose own fit cannot tell the properties apart (too few samples for a fit of its dimension,
+    or directions lost in the fit's noise) borrows the fit over all samples. Also returns a report
+    table (samples and adjusted R^2 per group and property)."""
     columns = [property_column(prop) for prop in PROPERTIES]
     fits = {group: LeastSquares() for group in (*group_list, ALL_SAMPLES)}
     for codes, scores in chunks:
@@ -100,16 +101,33 @@ def least_squares_directions(chunks, group_of, group_list):
             if group != ALL_SAMPLES and (groups == group).any():
                 fits[group].add(codes[groups == group], scores[groups == group][:, columns])
     directions, report = {}, []
+    everyone = unit_moves(fits[ALL_SAMPLES])
     for group in group_list:
-        borrowed = not fits[group].solvable
-        fit = fits[ALL_SAMPLES if borrowed else group]
-        slopes, gram, r2 = fit.solve()
-        moves = conditional_moves(slopes, gram, np.eye(len(PROPERTIES)))
+        own = everyone if group == ALL_SAMPLES else unit_moves(fits[group])
+        borrowed = own is None
+        if everyone is None and borrowed:
+            raise ValueError(f'a least-squares fit over all {fits[ALL_SAMPLES].n} samples cannot tell'
+                             f' eyes, mouth and pose apart (too few samples for one slope per latent'
+                             f' dimension, or directions lost in the noise of the fit): raise --n')
+        moves, r2 = everyone if borrowed else own
         for k, prop in enumerate(PROPERTIES):
-            directions[prop, group] = (moves[:, k] / np.linalg.norm(moves[:, k])).astype(np.float32)
-            report.append({'property': prop, 'group': group, 'n': fit.n, 'r2': round(float(r2[k]), 4),
-                           'borrowed_from_all': borrowed})
+            directions[prop, group] = moves[:, k].astype(np.float32)
+            report.append({'property': prop, 'group': group,
+                           'n': fits[ALL_SAMPLES if borrowed else group].n,
+                           'r2': round(float(r2[k]), 4), 'borrowed_from_all': borrowed})
     return directions, pd.DataFrame(report)
+
+
+def unit_moves(fit):
+    """(unit moves [D, P], each changing its property and holding the others; adjusted R^2 [P])
+    of one fit, or None where the fit cannot tell the properties apart."""
+    if not fit.solvable:
+        return None
+    slopes, gram, r2 = fit.solve()
+    if not stands_out_of_noise(gram):
+        return None
+    moves = conditional_moves(slopes, gram, np.eye(len(PROPERTIES)))
+    return moves / np.linalg.norm(moves, axis=0), r2
 
 
 def vector_path(out_dir, prop, group):

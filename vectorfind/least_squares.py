@@ -79,7 +79,13 @@ def conditional_moves(directions, gram, targets):
         raise ValueError(f'for {directions.shape[1]} properties, expected gram'
                          f' [{directions.shape[1]}, {directions.shape[1]}] and targets'
                          f' [{directions.shape[1]}, L], got {list(gram.shape)} and {list(targets.shape)}')
-    if np.linalg.eigvalsh(gram).min() <= 0:
+    if not stands_out_of_noise(gram):
         raise ValueError('the property directions are lost in the noise of their fit (their'
                          ' corrected Gram matrix is not positive definite): fit on more samples')
     return directions @ np.linalg.solve(gram, targets)
+
+
+def stands_out_of_noise(gram):
+    """Whether a fit's noise-corrected Gram matrix [P, P] is positive definite: its directions
+    are told apart from one another and from the noise, so moves can be solved for."""
+    return bool(np.linalg.eigvalsh(gram).min() > 0)
