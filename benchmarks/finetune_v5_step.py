@@ -23,10 +23,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from atomic_write import atomic_write
+from common.files import atomic_write
+from common.machine import device_name
+from common.paths import in_repo
+from finetune_v5.pipeline import FineTuneSettings
+from finetune_v5.trainer import FineTuneV5
 from property_score_cnn import PropertyScoreCNN
-from property_score_cnn.train import cpu_name
-from stylegan.finetune_v5 import FineTuneV5, parse_args
 from stylegan.generator import W_AVG_SAMPLES, Generator
 from stylegan.presets import as_variant, preset
 from stylegan.property_discriminator import PropertyDiscriminator
@@ -53,8 +55,8 @@ def make_trainer(args):
     rng = np.random.default_rng(0)
     views = rng.integers(0, 256, (4 * args.batch_size, resolution, resolution, 3), dtype=np.uint8)
     labels = torch.from_numpy(rng.standard_normal((len(views), 3)).astype(np.float32))
-    settings = parse_args(['--batch-size', str(args.batch_size), '--max-d-updates', '1',
-                           '--max-g-updates', '1', '--device', args.device])
+    settings = FineTuneSettings(batch_size=args.batch_size, max_d_updates=1, max_g_updates=1,
+                                device=args.device)
     return FineTuneV5(settings, views, labels, (generator.to(device), discriminator.to(device),
                                                 cnn.to(device)))
 
@@ -85,8 +87,7 @@ def benchmark(args):
         rows.append({'variant': variant, 'preset': args.preset, 'batch': args.batch_size,
                      'cnn_width': args.cnn_width, 'median_s': round(statistics.median(times), 4),
                      'min_s': round(min(times), 4), 'repeats': args.repeats,
-                     'device': (torch.cuda.get_device_name(trainer.device)
-                                if trainer.device.type == 'cuda' else cpu_name()),
+                     'device': device_name(trainer.device),
                      'torch_threads': torch.get_num_threads(), 'torch': torch.__version__})
     rows[1]['speedup'] = round(rows[1]['median_s'] / rows[0]['median_s'], 1)
     return pd.DataFrame(rows)
@@ -105,7 +106,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     table = benchmark(args)
     print(table.to_string(index=False))
-    out = args.out or os.path.join('outputs', 'benchmarks',
+    out = args.out or in_repo('outputs', 'benchmarks',
                                    f'finetune_v5_step_{args.preset}_{args.device}.csv')
     with atomic_write(out) as tmp:
         table.to_csv(tmp, index=False)

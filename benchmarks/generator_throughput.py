@@ -12,7 +12,6 @@ way it is in the pipeline "generate, then score".
 """
 import argparse
 import os
-import platform
 import statistics
 import time
 from datetime import date
@@ -21,7 +20,9 @@ import pandas as pd
 import torch
 
 import stylegan
-from atomic_write import atomic_write
+from common.files import atomic_write
+from common.machine import device_name
+from common.paths import in_repo
 from property_score_cnn import PropertyScoreCNN, score_images
 
 # The CNN width a preset is benchmarked with unless --cnn-width says otherwise: the published
@@ -43,7 +44,7 @@ def parse_args(argv=None):
     parser.add_argument('--devices', nargs='+', default=None,
                         help='default: cpu, and cuda when available')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', default='outputs/benchmarks/generator_throughput.csv')
+    parser.add_argument('--out', default=in_repo('outputs', 'benchmarks', 'generator_throughput.csv'))
     args = parser.parse_args(argv)
     if args.cnn_width is None:
         args.cnn_width = DEFAULT_CNN_WIDTH.get(args.preset, SMALL_CNN_WIDTH)
@@ -52,17 +53,10 @@ def parse_args(argv=None):
     return args
 
 
-def device_name(device):
-    if device.type == 'cuda':
-        return torch.cuda.get_device_name(device)
-    # platform.processor() is often empty on Linux; /proc/cpuinfo names the actual model.
-    try:
-        with open('/proc/cpuinfo') as file:
-            model = next(line.split(':', 1)[1].strip() for line in file
-                         if line.startswith('model name'))
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f'{model}, {os.cpu_count()} logical cores'
+def device_label(device):
+    """The GPU's name, or the CPU's with its number of logical cores."""
+    name = device_name(device)
+    return name if device.type == 'cuda' else f'{name}, {os.cpu_count()} logical cores'
 
 
 def median_seconds(call, device, repeats):
@@ -102,7 +96,7 @@ def benchmark_device(args, device):
     generator = stylegan.Generator(stylegan.preset(args.preset)).eval().to(device)
     cnn = PropertyScoreCNN(width=args.cnn_width).eval().to(device)
     context = dict(preset=args.preset, resolution=generator.config['resolution'],
-                   cnn_width=args.cnn_width, device=device.type, device_name=device_name(device),
+                   cnn_width=args.cnn_width, device=device.type, device_name=device_label(device),
                    torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
                    repeats=args.repeats, date=date.today().isoformat())
     rows = []

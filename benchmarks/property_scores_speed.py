@@ -15,8 +15,9 @@ import time
 import cv2
 import numpy as np
 
+from common.properties import PROPERTY_NAMES
 from data.face_world import face_rng, render_face, sample_factors
-from segmentation.property_scores import MAP_SIZE, SCORE_NAMES, image_at_map_size, raw_property_scores
+from segmentation.property_scores import MAP_SIZE, image_at_map_size, raw_property_scores
 
 
 def realistic_maps(n, seed=0):
@@ -105,7 +106,7 @@ def main(argv=None):
     eye_pixels = [np.count_nonzero(labels == c) for labels, _ in maps for c in (4, 5)]
     for labels, image in maps[:args.per_pixel_maps]:
         fast, slow = raw_property_scores(labels, image), per_pixel_scores(labels, image)
-        np.testing.assert_allclose([fast[k] for k in SCORE_NAMES], [slow[k] for k in SCORE_NAMES], rtol=1e-9)
+        np.testing.assert_allclose([fast[k] for k in PROPERTY_NAMES], [slow[k] for k in PROPERTY_NAMES], rtol=1e-9)
     fast = maps_per_second(raw_property_scores, maps[:args.maps], args.repeats)
     slow = maps_per_second(per_pixel_scores, maps[:args.per_pixel_maps], args.repeats)
     print(f'eye pixels per eye: median {int(np.median(eye_pixels))}, range {min(eye_pixels)}..{max(eye_pixels)}')

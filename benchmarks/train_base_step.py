@@ -3,10 +3,8 @@
     python -m benchmarks.train_base_step                                  # world64, CPU
     python -m benchmarks.train_base_step --device cuda --batch-sizes 32 64 128 256
 
-What a device time budget buys: the default generator's eyes want more images than its 6.3-minute
-run showed it, and for a generator this small the batch size may decide how many images one call
-trains on (two runs at batch 64 side by side on the H100 trained 2.5 times the images per second
-of one at batch 32). Runs `BaseTrainer.train_step` (R1 every 4 steps, as in training) on random
+What a device time budget buys: for a generator this small the batch size may decide how many
+images one call trains on (the measurements are in models/default/base_generator.md). Runs `BaseTrainer.train_step` (R1 every 4 steps, as in training) on random
 images and labels of the preset's size (speed does not depend on them): --warmup steps, then
 --steps timed ones, a whole number of R1 intervals, synchronised on a GPU.
 """
@@ -17,15 +15,16 @@ import time
 import pandas as pd
 import torch
 
-from atomic_write import write_csv
-from property_score_cnn.train import cpu_name
+from common.files import write_csv
+from common.machine import device_name
+from common.paths import in_repo
 from stylegan.presets import preset
-from stylegan.train_base import BaseTrainer, parse_args
+from stylegan.train_base import BaseTrainer, BaseTrainingSettings
 
 
 def images_per_second(args, batch_size):
-    settings = parse_args(['--data', '-', '--out', '-', '--preset', args.preset,
-                           '--batch-size', str(batch_size), '--device', args.device])
+    settings = BaseTrainingSettings(data='-', out_dir='-', preset=args.preset,
+                                    batch_size=batch_size, device=args.device)
     resolution = preset(args.preset)['resolution']
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (1024, 3, resolution, resolution), dtype=torch.uint8, generator=generator)
@@ -43,8 +42,7 @@ def images_per_second(args, batch_size):
     return {'preset': args.preset, 'batch_size': batch_size, 'steps': args.steps,
             'seconds_per_step': round(seconds / args.steps, 4),
             'images_per_s': round(args.steps * batch_size / seconds, 1),
-            'device': (torch.cuda.get_device_name(trainer.device) if trainer.device.type == 'cuda'
-                       else cpu_name()),
+            'device': device_name(trainer.device),
             'torch_threads': torch.get_num_threads(), 'torch': torch.__version__}
 
 
@@ -63,7 +61,7 @@ def main(argv=None):
         parser.error(f'--steps must be a multiple of 4 (one R1 step in 4), got {args.steps}')
     table = pd.DataFrame([images_per_second(args, b) for b in args.batch_sizes])
     print(table.to_string(index=False))
-    out = args.out or os.path.join('outputs', 'benchmarks', f'train_base_step_{args.preset}_{args.device}.csv')
+    out = args.out or in_repo('outputs', 'benchmarks', f'train_base_step_{args.preset}_{args.device}.csv')
     write_csv(out, table)
     print(f'wrote {out}')
 

@@ -5,26 +5,24 @@
 
 The published files cannot be downloaded here, so this writes raw state dicts of exactly their
 keys and shapes (`stylegan_gen_fine_tuned_v1.pth`, `stylegan_gen_fine_tuned_v2_cnn.pth`), filled
-with the deterministic parity weights of the test fixtures, into --out-dir/models, scores a small
+with the deterministic stand-in weights of `common/parity_weights.py`, into --out-dir/models, scores a small
 face world with that CNN for the group medians, and runs `run_stylegan_vectorfind_v6.py
 --preset ohlora` on them unchanged (smaller n). The weights make no faces: what it shows is that
 every stage runs at 256 px on the device, and how long each takes.
 """
 import argparse
 import os
-import sys
 import time
 
 import torch
 
-import run_stylegan_vectorfind_v6 as vectorfind_v6
+from common.parity_weights import parity_state_dict
+from common.paths import in_repo
 from data.build_default_world import build_world
 from property_score_cnn import load_property_score_cnn
 from property_score_cnn.scoring import cnn_score_table
+from vectorfind import pipeline as vectorfind_v6
 from vectorfind.latents import PRECISIONS
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tests'))
-from parity_weights import parity_state_dict  # noqa: E402  (test fixtures, not a package)
 
 PUBLISHED = ('stylegan_gen_fine_tuned_v1.pth', 'stylegan_gen_fine_tuned_v2_cnn.pth')
 
@@ -45,7 +43,7 @@ def timed(label, function, *args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out-dir', default='outputs/vectorfind_published_shapes')
+    parser.add_argument('--out-dir', default=in_repo('outputs', 'vectorfind_published_shapes'))
     parser.add_argument('--n', type=int, default=20000, help='VectorFind-v6 samples')
     parser.add_argument('--max-tries', type=int, default=40, help='VectorFind-v6 codes tested')
     parser.add_argument('--world', type=int, default=256, help='faces scored for the medians')

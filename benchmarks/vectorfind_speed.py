@@ -6,7 +6,7 @@
     batched, scores straight from the generator output) against the original's structure (generate
     20 at a time, convert to uint8, score one image at a time), and against the bare
     generator-plus-CNN forward pass at its best batch size;
-(b) one latent's image generation test (50 images): this repository (`generation_test.test_code`)
+(b) one latent's image generation test (50 images): this repository (`generation_testing.score_code_edits`)
     against the original's structure (generate each image, save it as JPEG, read it back, score it
     alone), and against the test's 50 generator passes alone at their best batch size, a floor no
     test structure can go below;
@@ -15,7 +15,6 @@
 """
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -27,12 +26,14 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from atomic_write import atomic_write
+from common.files import atomic_write
+from common.images import to_uint8
+from common.machine import cpu_name
+from common.paths import in_repo
 from property_score_cnn import load_property_score_cnn
 from property_score_cnn.model import as_model_input
 from stylegan import convert_v1_to_v6, load_generator
-from stylegan.generate import to_uint8
-from vectorfind.generation_test import edited_codes, test_code
+from vectorfind.generation_testing import edited_codes, score_code_edits
 from vectorfind.latents import PRECISIONS, draw_codes, inference_precision, render, render_and_score
 from vectorfind.sampling import sample_and_score
 
@@ -126,8 +127,8 @@ def run(args):
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     code = codes[0]
     with inference_precision('cpu', args.precision):
-        test_code(generator, cnn, code, directions, 'cpu', args.batch_size)
-        ours_test = np.median([timed(test_code, generator, cnn, code, directions, 'cpu', args.batch_size)
+        score_code_edits(generator, cnn, code, directions, 'cpu', args.batch_size)
+        ours_test = np.median([timed(score_code_edits, generator, cnn, code, directions, 'cpu', args.batch_size)
                               for _ in range(3)])
         edited = edited_codes(code, directions)
         floor = {b: np.median([timed(bare_generation, generator, edited, b) for _ in range(3)])
@@ -145,7 +146,7 @@ def run(args):
                      'peak_rss_mib': peak_memory_of_sampling(args, n)})
     table = pd.DataFrame(rows)
     table['precision'] = np.where(table.measure.str.contains('original'), 'float32', args.precision)
-    table['machine'] = f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads'
+    table['machine'] = f'{cpu_name()}, {torch.get_num_threads()} threads'
     return table.round(3), {'sampling_speedup': original / ours, 'test_speedup': original_test / ours_test,
                             'share_of_bare_forward': bare[best_batch] / ours,
                             'sampling_ceiling': original / bare[best_batch],
@@ -163,7 +164,7 @@ def main(argv=None):
     parser.add_argument('--memory-sizes', type=int, nargs='+', default=[1000, 4000])
     parser.add_argument('--precision', choices=PRECISIONS, default='float32',
                         help="this repository's arithmetic (the original structure stays float32)")
-    parser.add_argument('--out', default='outputs/benchmarks/vectorfind_speed.csv')
+    parser.add_argument('--out', default=in_repo('outputs', 'benchmarks', 'vectorfind_speed.csv'))
     parser.add_argument('--sample-only', type=int, help=argparse.SUPPRESS)
     parser.add_argument('--sample-dir', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -1,13 +1,13 @@
 """Build the default face world on disk: images, exact label maps, factors and score tables.
 
-    python -m data.build_default_world --n 10000 --seed 0 --out world
+    python -m data.build_default_world --n 10000 --seed 0 --out-dir outputs/world
 
-Writes, under --out:
+Writes, under --out-dir (default: outputs/world in the repository):
     images/NNNNNN.png         256x256 RGB portraits
     label_maps/NNNNNN.png     224x224 label maps in the 11 classes
     factors.csv               every factor each face was drawn from
     raw_scores.csv            the algorithm-v2 raw scores of each label map
-    all_scores_v2.csv         the normalised all_scores table (img_path relative to --out)
+    all_scores_v2.csv         the normalised all_scores table (img_path relative to --out-dir)
 
 Faces are built in blocks; a block is finished when its file in blocks/ exists, so an
 interrupted build re-run with the same arguments only builds the blocks still missing.
@@ -21,9 +21,12 @@ import cv2
 import pandas as pd
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from common.files import atomic_write
+from common.paths import in_repo
+from common.properties import PROPERTY_NAMES
+from common.settings import add_out_dir
 from data.face_world import face_rng, render_face, sample_factors
-from segmentation.property_scores import SCORE_NAMES, image_at_map_size, raw_property_scores
+from segmentation.property_scores import image_at_map_size, raw_property_scores
 from segmentation.score_table import all_scores_table, write_score_table
 
 BLOCK_SIZE = 250
@@ -74,13 +77,13 @@ def build_world(n, seed, out, workers=2, block_size=BLOCK_SIZE):
 
 def _write_tables(out, blocks):
     world = pd.concat([pd.read_csv(_block_path(out, start)) for start, _ in blocks], ignore_index=True)
-    score_and_id = ['img_no', 'img_path', *SCORE_NAMES]
+    score_and_id = ['img_no', 'img_path', *PROPERTY_NAMES]
     factor_columns = [c for c in world.columns if c not in score_and_id]
     with atomic_write(os.path.join(out, 'factors.csv')) as tmp:
         world[['img_no', *factor_columns]].to_csv(tmp, index=False)
     with atomic_write(os.path.join(out, 'raw_scores.csv')) as tmp:
         world[score_and_id].to_csv(tmp, index=False)
-    table = all_scores_table(world.img_no, world.img_path, world[list(SCORE_NAMES)])
+    table = all_scores_table(world.img_no, world.img_path, world[list(PROPERTY_NAMES)])
     write_score_table(table, os.path.join(out, 'all_scores_v2.csv'))
     return table
 
@@ -114,11 +117,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--n', type=int, default=10000, help='number of faces')
     parser.add_argument('--seed', type=int, default=0, help='seed of the world')
-    parser.add_argument('--out', default='world', help='output folder')
+    add_out_dir(parser, 'output folder', default=in_repo('outputs', 'world'))
     parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='processes')
     args = parser.parse_args(argv)
-    table = build_world(args.n, args.seed, args.out, args.workers)
-    print(f'wrote {len(table)} faces to {args.out}')
+    table = build_world(args.n, args.seed, args.out_dir, args.workers)
+    print(f'wrote {len(table)} faces to {args.out_dir}')
 
 
 if __name__ == '__main__':

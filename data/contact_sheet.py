@@ -7,7 +7,8 @@ import argparse
 import numpy as np
 from PIL import Image
 
-from atomic_write import atomic_write
+from common.files import atomic_write
+from common.paths import in_repo
 from data.face_world import IMAGE_SIZE, render_faces
 
 # One colour per class: background, skin, brows, eyes, nose, lips, inner mouth, hair.
@@ -36,7 +37,7 @@ def main(argv=None):
     parser.add_argument('--n', type=int, default=32)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--columns', type=int, default=4, help='faces per row')
-    parser.add_argument('--out', default='docs/face_world.png')
+    parser.add_argument('--out', default=in_repo('docs', 'face_world.png'))
     args = parser.parse_args(argv)
     sheet = contact_sheet(args.n, args.seed, args.columns)
     with atomic_write(args.out) as tmp:

@@ -13,11 +13,12 @@ import argparse
 import os
 import sys
 
-from atomic_write import write_json
-from checkpoints import CheckpointError
+from common.checkpoints import CheckpointError
+from common.files import write_json
+from common.properties import PROPERTY_NAMES
 from data.face_world import render_faces
 from data.factor_scores import raw_scores_of_faces
-from property_score_cnn.model import PROPERTY_NAMES, load_property_score_cnn, score_images
+from property_score_cnn.model import load_property_score_cnn, score_images
 from property_score_cnn.scoring import cnn_view, pearson_per_column
 
 # The core properties steer the generator and need the tighter agreement.

@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.properties import PROPERTY_NAMES
 
 IMAGE_SIZE = 256
-PROPERTY_NAMES = ('eyes', 'hair_color', 'hair_length', 'mouth', 'pose',
-                  'background_mean', 'background_std')
 
 # Output channels of conv1, conv2, ... and the fc1 size, all at width 1.
 CONV_CHANNELS = (32, 64, 64, 128, 128, 128)
@@ -55,11 +54,12 @@ BRANCHES = (
     Branch('background', (0, 1 / 2, 0, 1), convs=6, pooled=(2, 3, 4, 5), outputs=2),
 )
 BRANCH = {branch.name: branch for branch in BRANCHES}
-# The published output columns (the order of the all_scores table); background gives mean and std.
-OUTPUT_BRANCHES = ('eyes', 'hair_color', 'hair_length', 'mouth', 'pose', 'background')
-BRANCH_OUTPUTS = {name: (name,) for name in OUTPUT_BRANCHES}
-BRANCH_OUTPUTS['background'] = ('background_mean', 'background_std')
-OUTPUT_BRANCH_OF = {output: branch for branch, outputs in BRANCH_OUTPUTS.items() for output in outputs}
+# The branch of each output column (PROPERTY_NAMES, the published order): one branch per property,
+# but the background branch gives both background outputs, mean then std.
+OUTPUT_BRANCH_OF = {name: 'background' if name.startswith('background_') else name
+                    for name in PROPERTY_NAMES}
+BRANCH_OUTPUTS = {branch: tuple(name for name in PROPERTY_NAMES if OUTPUT_BRANCH_OF[name] == branch)
+                  for branch in BRANCH}
 
 
 def scaled(channels, width):
@@ -141,7 +141,8 @@ class PropertyScoreCNN(nn.Module):
         unknown = [name for name in names if name not in PROPERTY_NAMES]
         if unknown:
             raise ValueError(f'unknown property {unknown}; expected names from {PROPERTY_NAMES}')
-        # Channels-last runs these narrow convolutions 2-3x faster on the CPU (oneDNN's layout).
+        # Channels-last runs these narrow convolutions faster on the CPU (oneDNN's layout;
+        # docs/performance.md).
         images = fit_to_input_size(images).contiguous(memory_format=torch.channels_last)
         outputs = {}
         for branch_name in dict.fromkeys(OUTPUT_BRANCH_OF[name] for name in names):

@@ -15,13 +15,13 @@ optimizer moments, random states, best weights, early-stopping counter, history)
 the same command after an interruption continues exactly as if it had never stopped; re-running
 a finished training only rewrites its outputs.
 """
-import argparse
 import copy
 import json
 import os
-import platform
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from atomic_write import atomic_write, write_json
-from property_score_cnn.model import (PROPERTY_NAMES, PropertyScoreCNN, as_model_input,
-                                      save_property_score_cnn, score_images)
+from common.files import atomic_write, write_json
+from common.images import jitter
+from common.machine import machine
+from common.settings import (add_seed_and_device, as_record, default_device, new_parser,
+                             parse_settings)
+from common.properties import PROPERTY_NAMES
+from property_score_cnn.model import (PropertyScoreCNN, as_model_input, save_property_score_cnn,
+                                      score_images)
 from property_score_cnn.scoring import (check_resolution, cnn_score_table, load_table_views,
                                         pearson_per_column)
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
@@ -41,8 +46,28 @@ CNN_TABLE_NAME = 'all_scores_v2_cnn.csv'
 # budget, device) may change between runs, e.g. to extend a training.
 RESUME_KEYS = ('scores', 'width', 'resolution', 'batch_size', 'lr', 'val_fraction', 'seed',
                'jitter', 'bf16')
-# ITU-R 601 luma weights, the grey level that contrast jitter pulls towards.
-LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass
+class CNNTrainingSettings:
+    """Everything a training depends on: `scores` is the all_scores table to learn, `out` the
+    trained CNN's file (its config, log and metrics are written beside it)."""
+    scores: str
+    out: str
+    checkpoint: Optional[str] = None
+    width: float = 0.25
+    resolution: int = 64
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    patience: int = 4
+    val_fraction: float = 0.1
+    jitter: float = 0.1
+    bf16: bool = False
+    seed: int = 0
+    device: str = field(default_factory=default_device)
+    max_minutes: float = 0.0
+
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -56,32 +81,18 @@ def split_indices(n, val_fraction, seed):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def jitter(images, strength, rng):
-    """Brightness, then contrast, each scaled by a factor uniform in 1 +- strength per image, on
-    [0, 1] intensities (as torchvision's ColorJitter does); images float NCHW in [-1, 1]."""
-    if strength == 0:
-        return images
-    shape = (len(images), 1, 1, 1)
-    brightness = 1 + strength * (2 * torch.rand(shape, generator=rng) - 1)
-    contrast = 1 + strength * (2 * torch.rand(shape, generator=rng) - 1)
-    x = ((images + 1) / 2 * brightness).clamp(0, 1)
-    grey = (x * torch.tensor(LUMA).view(1, 3, 1, 1)).sum(1, keepdim=True).mean((2, 3), keepdim=True)
-    x = ((x - grey) * contrast + grey).clamp(0, 1)
-    return x * 2 - 1
-
-
 # ---- training state ---------------------------------------------------------------------------
 class Training:
     """Model, optimizer, random states and early-stopping bookkeeping: everything a checkpoint
     holds."""
 
-    def __init__(self, args):
-        self.args = args
-        torch.manual_seed(args.seed)  # weight initialisation and dropout
-        self.rng = torch.Generator().manual_seed(args.seed)  # batch order and jitter
-        # channels_last: the convolutions have few channels, where this layout is ~1.5x faster.
-        self.model = PropertyScoreCNN(args.width).to(args.device, memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr)
+    def __init__(self, settings):
+        self.settings = settings
+        torch.manual_seed(settings.seed)  # weight initialisation and dropout
+        self.rng = torch.Generator().manual_seed(settings.seed)  # batch order and jitter
+        # channels_last: the convolutions have few channels, where this layout is faster.
+        self.model = PropertyScoreCNN(settings.width).to(settings.device, memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.epoch = 0
         self.best_loss = float('inf')
         self.best_epoch = 0
@@ -96,13 +107,13 @@ class Training:
                 'best_weights': self.best_weights, 'bad_epochs': self.bad_epochs,
                 'seconds': self.seconds, 'history': json.dumps(self.history),
                 'rng': self.rng.get_state(), 'torch_rng': torch.get_rng_state(),
-                'resume_args': json.dumps(resume_args(self.args))}
+                'resume_args': json.dumps(resume_settings(self.settings))}
 
     def load_state(self, state, path):
         stored = json.loads(state['resume_args'])
-        if stored != resume_args(self.args):
+        if stored != resume_settings(self.settings):
             raise ValueError(f'{path} is the checkpoint of a training with {stored}, not'
-                             f' {resume_args(self.args)}; delete it or use another --checkpoint')
+                             f' {resume_settings(self.settings)}; delete it or use another --checkpoint')
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.best_weights = state['best_weights']
@@ -113,36 +124,36 @@ class Training:
         torch.set_rng_state(state['torch_rng'])
 
     def finished(self):
-        return self.epoch >= self.args.epochs or self.bad_epochs >= self.args.patience
+        return self.epoch >= self.settings.epochs or self.bad_epochs >= self.settings.patience
 
     def stop_reason(self):
-        if self.bad_epochs >= self.args.patience:
-            return f'early stopping: no better validation loss for {self.args.patience} epochs'
-        if self.epoch >= self.args.epochs:
-            return f'--epochs {self.args.epochs} reached'
-        return f'--max-minutes {self.args.max_minutes} reached (re-run to continue)'
+        if self.bad_epochs >= self.settings.patience:
+            return f'early stopping: no better validation loss for {self.settings.patience} epochs'
+        if self.epoch >= self.settings.epochs:
+            return f'--epochs {self.settings.epochs} reached'
+        return f'--max-minutes {self.settings.max_minutes} reached (re-run to continue)'
 
 
-def resume_args(args):
-    return {key: getattr(args, key) for key in RESUME_KEYS}
+def resume_settings(settings):
+    return {key: getattr(settings, key) for key in RESUME_KEYS}
 
 
 def train_epoch(training, views, targets, indices):
     """One pass over the training images in a fresh random order -> mean loss."""
-    args, model = training.args, training.model
+    settings, model = training.settings, training.model
     model.train()
     order = indices[torch.randperm(len(indices), generator=training.rng).numpy()]
     losses = []
-    batches = range(0, len(order), args.batch_size)
+    batches = range(0, len(order), settings.batch_size)
     for start in tqdm(batches, desc=f'epoch {training.epoch + 1}', unit='batch', leave=False):
-        batch = order[start:start + args.batch_size]
+        batch = order[start:start + settings.batch_size]
         # Jittered at the view's low resolution: the CNN's bilinear upsampling is linear, so this
         # equals jittering the 256 px image (up to clipping) at a sixteenth of the cost.
-        images = jitter(as_model_input(views[batch]), args.jitter, training.rng)
+        images = jitter(as_model_input(views[batch]), settings.jitter, training.rng)
         # bf16 autocast roughly halves the time of a CPU step; the weights stay float32.
-        with torch.autocast(torch.device(args.device).type, dtype=torch.bfloat16, enabled=args.bf16):
-            predicted = model(images.to(args.device))
-        loss = F.mse_loss(predicted.float(), targets[batch].to(args.device))
+        with torch.autocast(torch.device(settings.device).type, dtype=torch.bfloat16, enabled=settings.bf16):
+            predicted = model(images.to(settings.device))
+        loss = F.mse_loss(predicted.float(), targets[batch].to(settings.device))
         training.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         training.optimizer.step()
@@ -175,81 +186,63 @@ def end_epoch(training, train_loss, validation, seconds):
 
 
 # ---- files ------------------------------------------------------------------------------------
-def output_path(args, suffix):
-    stem = os.path.splitext(args.out)[0]
+def output_path(settings, suffix):
+    stem = os.path.splitext(settings.out)[0]
     return f'{stem}_{suffix}'
 
 
-def checkpoint_path(args):
-    return args.checkpoint or output_path(args, 'checkpoint.pth')
+def checkpoint_path(settings):
+    return settings.checkpoint or output_path(settings, 'checkpoint.pth')
 
 
 def save_checkpoint(training):
-    with atomic_write(checkpoint_path(training.args)) as tmp:
+    with atomic_write(checkpoint_path(training.settings)) as tmp:
         torch.save(training.state(), tmp)
 
 
 def write_log(training):
-    with atomic_write(output_path(training.args, 'log.csv')) as tmp:
+    with atomic_write(output_path(training.settings, 'log.csv')) as tmp:
         pd.DataFrame(training.history).to_csv(tmp, index=False)
 
 
-def machine(device):
-    return {'platform': platform.platform(), 'cpu': cpu_name(), 'cpu_count': os.cpu_count(),
-            'torch_threads': torch.get_num_threads(), 'torch': torch.__version__,
-            'device': torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}
-
-
-def cpu_name():
-    """The processor's model name where Linux tells it (platform.processor() often does not)."""
-    try:
-        with open('/proc/cpuinfo') as file:
-            for line in file:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def write_metrics(training, validation, n_train, n_val):
-    args = training.args
-    write_json(output_path(args, 'metrics.json'), {
-        'model': args.out, 'scores': args.scores, 'n_train': n_train, 'n_val': n_val,
+    settings = training.settings
+    write_json(output_path(settings, 'metrics.json'), {
+        'model': settings.out, 'scores': settings.scores, 'n_train': n_train, 'n_val': n_val,
         'epochs_run': training.epoch, 'best_epoch': training.best_epoch,
         'stopped': training.stop_reason(), 'train_seconds': round(training.seconds, 1),
-        'machine': machine(torch.device(args.device)),
+        'machine': machine(torch.device(settings.device)),
         'validation': {name: {'pearson_r': round(validation['pearson_r'][name], 5),
                               'mae': round(validation['mae'][name], 5)} for name in PROPERTY_NAMES},
         'validation_loss': round(validation['loss'], 6)})
 
 
 # ---- the run ----------------------------------------------------------------------------------
-def train(args):
+def train(settings):
     """Train (or continue training), save the best weights, metrics and the CNN-derived table;
     returns the `Training` (its live model and kept weights)."""
-    validate_args(args)
-    table = read_score_table(args.scores)
-    train_idx, val_idx = split_indices(len(table), args.val_fraction, args.seed)
-    views = load_table_views(table.abs_img_path, args.resolution)
+    validate_settings(settings)
+    table = read_score_table(settings.scores)
+    train_idx, val_idx = split_indices(len(table), settings.val_fraction, settings.seed)
+    views = load_table_views(table.abs_img_path, settings.resolution)
     targets = torch.tensor(table.loc[:, list(SCORE_COLUMNS)].to_numpy(), dtype=torch.float32)
-    training = Training(args)
-    if os.path.exists(checkpoint_path(args)):
-        training.load_state(torch.load(checkpoint_path(args), map_location='cpu',
-                                       weights_only=True), checkpoint_path(args))
-        print(f'resumed from {checkpoint_path(args)} after epoch {training.epoch}')
-    write_json(output_path(args, 'config.json'), vars(args))
+    training = Training(settings)
+    if os.path.exists(checkpoint_path(settings)):
+        training.load_state(torch.load(checkpoint_path(settings), map_location='cpu',
+                                       weights_only=True), checkpoint_path(settings))
+        print(f'resumed from {checkpoint_path(settings)} after epoch {training.epoch}')
+    write_json(output_path(settings, 'config.json'), as_record(settings))
     started = time.time()
     while not training.finished():
         epoch_start = time.time()
         train_loss = train_epoch(training, views, targets, train_idx)
-        validation = validate(training.model, views, targets, val_idx, args.batch_size)
+        validation = validate(training.model, views, targets, val_idx, settings.batch_size)
         end_epoch(training, train_loss, validation, time.time() - epoch_start)
         save_checkpoint(training)
         write_log(training)
         print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation loss'
               f' {validation["loss"]:.4f} ({time.time() - epoch_start:.0f} s)')
-        if args.max_minutes and time.time() - started > args.max_minutes * 60:
+        if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
             break
     print(f'stopped after epoch {training.epoch}: {training.stop_reason()};'
           f' keeping epoch {training.best_epoch}')
@@ -259,67 +252,65 @@ def train(args):
 
 def finish(training, views, targets, train_idx, val_idx):
     """Save the kept weights, their validation metrics and the CNN-derived table."""
-    args = training.args
-    model = PropertyScoreCNN(args.width).to(args.device)
+    settings = training.settings
+    model = PropertyScoreCNN(settings.width).to(settings.device)
     model.load_state_dict(training.best_weights)
-    save_property_score_cnn(model, args.out)
-    validation = validate(model, views, targets, val_idx, args.batch_size)
+    save_property_score_cnn(model, settings.out)
+    validation = validate(model, views, targets, val_idx, settings.batch_size)
     write_metrics(training, validation, len(train_idx), len(val_idx))
-    cnn_table = os.path.join(os.path.dirname(os.path.abspath(args.scores)), CNN_TABLE_NAME)
-    cnn_score_table(model, args.scores, cnn_table, args.resolution, views=views)
-    print(f'saved {args.out}; CNN-derived table {cnn_table}')
+    cnn_table = os.path.join(os.path.dirname(os.path.abspath(settings.scores)), CNN_TABLE_NAME)
+    cnn_score_table(model, settings.scores, cnn_table, settings.resolution, views=views)
+    print(f'saved {settings.out}; CNN-derived table {cnn_table}')
     for name in PROPERTY_NAMES:
         print(f'  {name:16s} validation r {validation["pearson_r"][name]:.4f}'
               f'  MAE {validation["mae"][name]:.4f}')
 
 
-def validate_args(args):
-    check_resolution(args.resolution)
+def validate_settings(settings):
+    check_resolution(settings.resolution)
     for name in ('epochs', 'batch_size', 'patience'):
-        if getattr(args, name) < 1:
-            raise ValueError(f'--{name.replace("_", "-")} must be at least 1, got {getattr(args, name)}')
-    if not args.width > 0 or not args.lr > 0 or not 0 <= args.jitter < 1:
-        raise ValueError(f'need --width > 0, --lr > 0 and 0 <= --jitter < 1; got {args.width},'
-                         f' {args.lr}, {args.jitter}')
+        if getattr(settings, name) < 1:
+            raise ValueError(f'--{name.replace("_", "-")} must be at least 1, got {getattr(settings, name)}')
+    if not settings.width > 0 or not settings.lr > 0 or not 0 <= settings.jitter < 1:
+        raise ValueError(f'need --width > 0, --lr > 0 and 0 <= --jitter < 1; got {settings.width},'
+                         f' {settings.lr}, {settings.jitter}')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The run's settings from the command line (flags over the defaults)."""
+    parser = new_parser(__doc__)
     parser.add_argument('--scores', required=True, help='the all_scores table to learn')
     parser.add_argument('--out', required=True, help='the trained CNN (.pth)')
-    parser.add_argument('--checkpoint', default=None,
+    parser.add_argument('--checkpoint',
                         help='training state to resume from; default <out stem>_checkpoint.pth')
-    parser.add_argument('--width', type=float, default=0.25, help='channel multiplier of every layer')
-    parser.add_argument('--resolution', type=int, default=64,
+    parser.add_argument('--width', type=float, help='channel multiplier of every layer')
+    parser.add_argument('--resolution', type=int,
                         help='images are seen at this resolution, upsampled to 256; 0 = off')
-    parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--patience', type=int, default=4,
+    parser.add_argument('--epochs', type=int)
+    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--lr', type=float)
+    parser.add_argument('--patience', type=int,
                         help='epochs without a better validation loss before stopping')
-    parser.add_argument('--val-fraction', type=float, default=0.1)
-    parser.add_argument('--jitter', type=float, default=0.1,
-                        help='brightness and contrast jitter strength')
+    parser.add_argument('--val-fraction', type=float)
+    parser.add_argument('--jitter', type=float, help='brightness and contrast jitter strength')
     parser.add_argument('--bf16', action='store_true',
-                        help='bfloat16 autocast in training steps (about 2x faster on a CPU with'
-                             ' bf16 instructions)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    parser.add_argument('--max-minutes', type=float, default=0,
+                        help='bfloat16 autocast in training steps (faster on a CPU with bf16'
+                             ' instructions)')
+    add_seed_and_device(parser)
+    parser.add_argument('--max-minutes', type=float,
                         help='stop after the epoch that passes this much wall time; 0 = no limit')
-    return parser.parse_args(argv)
+    return parse_settings(parser, argv, CNNTrainingSettings)
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    settings = parse_args(argv)
     try:
-        train(args)
+        train(settings)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f'error: {error}')
     except KeyboardInterrupt:
         sys.exit(f'interrupted; re-run the same command to continue from the last finished epoch'
-                 f' ({checkpoint_path(args)})')
+                 f' ({checkpoint_path(settings)})')
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
 """Face-parsing label maps -> raw property scores (algorithm v2) -> normalised score tables."""
-from segmentation.property_scores import SCORE_NAMES, image_at_map_size, raw_property_scores
+from segmentation.property_scores import image_at_map_size, raw_property_scores
 
-__all__ = ['SCORE_NAMES', 'image_at_map_size', 'raw_property_scores']
+__all__ = ['image_at_map_size', 'raw_property_scores']

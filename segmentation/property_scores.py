@@ -11,9 +11,10 @@ Label classes (11): 0 background, 1 skin, 2 left brow, 3 right brow, 4 left eye,
 import cv2
 import numpy as np
 
+from common.properties import PROPERTY_NAMES
+
 MAP_SIZE = 224
 BACKGROUND, LEFT_EYE, RIGHT_EYE, UPPER_LIP, INNER_MOUTH, LOWER_LIP, HAIR = 0, 4, 5, 7, 8, 9, 10
-SCORE_NAMES = ('eyes', 'hair_color', 'hair_length', 'mouth', 'pose', 'background_mean', 'background_std')
 
 MIN_HAIR_PIXELS_PER_ROW = 20
 HAIR_COLOR_WITHOUT_HAIR = 127.5
@@ -26,7 +27,7 @@ _RIGHT_EYE_COLS = slice(MAP_SIZE // 4, MAP_SIZE)
 
 
 def raw_property_scores(label_map, image):
-    """The seven raw scores of one face, keyed as in `SCORE_NAMES`.
+    """The seven raw scores of one face, keyed as in `PROPERTY_NAMES`.
 
     label_map: [224, 224] integer array in the 11 classes above.
     image: [224, 224, 3] uint8 BGR image the map was parsed from (cv2's channel order).

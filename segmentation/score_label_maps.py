@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from atomic_write import atomic_write
-from segmentation.property_scores import MAP_SIZE, SCORE_NAMES, image_at_map_size, raw_property_scores
+from common.files import atomic_write
+from common.properties import PROPERTY_NAMES
+from segmentation.property_scores import MAP_SIZE, image_at_map_size, raw_property_scores
 from segmentation.score_table import all_scores_table, write_score_table
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
@@ -73,10 +74,10 @@ def score_label_maps(images_dir, label_maps_dir, out_path, classes='11', raw_out
         raw.append(raw_property_scores(read_label_map(map_path, class_map), image_at_map_size(image)))
         img_nos.append(int(stem) if stem.isdigit() else index)
         img_paths.append(os.path.relpath(os.path.abspath(image_path), table_dir))
-    table = all_scores_table(img_nos, img_paths, {name: [r[name] for r in raw] for name in SCORE_NAMES})
+    table = all_scores_table(img_nos, img_paths, {name: [r[name] for r in raw] for name in PROPERTY_NAMES})
     write_score_table(table, out_path)
     if raw_out_path:
-        raw_table = table[['img_no', 'img_path']].assign(**{n: [r[n] for r in raw] for n in SCORE_NAMES})
+        raw_table = table[['img_no', 'img_path']].assign(**{n: [r[n] for r in raw] for n in PROPERTY_NAMES})
         with atomic_write(raw_out_path) as tmp:
             raw_table.to_csv(tmp, index=False)
     return table

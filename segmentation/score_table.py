@@ -15,10 +15,10 @@ import os
 import numpy as np
 import pandas as pd
 
-from atomic_write import atomic_write
-from segmentation.property_scores import SCORE_NAMES
+from common.files import atomic_write
+from common.properties import PROPERTY_NAMES
 
-SCORE_COLUMNS = tuple(f'{name}_score' for name in SCORE_NAMES)
+SCORE_COLUMNS = tuple(f'{name}_score' for name in PROPERTY_NAMES)
 TABLE_COLUMNS = ('img_no', 'img_path') + SCORE_COLUMNS
 DECIMALS = 4
 
@@ -41,11 +41,11 @@ def normalise_scores(raw_scores):
 
 def all_scores_table(img_nos, img_paths, raw_scores):
     """The normalised all_scores table from raw scores (dict of score name -> values, or a
-    DataFrame keyed by score name as in `SCORE_NAMES`)."""
+    DataFrame keyed by score name as in `PROPERTY_NAMES`)."""
     raw = pd.DataFrame(raw_scores)
-    _require_columns(raw, SCORE_NAMES, 'raw scores')
+    _require_columns(raw, PROPERTY_NAMES, 'raw scores')
     table = pd.DataFrame({'img_no': list(img_nos), 'img_path': list(img_paths)})
-    for name, column in zip(SCORE_NAMES, SCORE_COLUMNS):
+    for name, column in zip(PROPERTY_NAMES, SCORE_COLUMNS):
         table[column] = raw[name].to_numpy(dtype=float)
     return normalise_scores(table)
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.checkpoints import describe, load_into, read_checkpoint, save_checkpoint
 from stylegan.generator import INIT_RES, FUSED_SCALE_MIN_RES, Blur, num_blocks
 
 PUBLISHED_DISCRIMINATOR = dict(resolution=256, fmaps_base=16 << 10, fmaps_max=512, label_dim=7,

@@ -25,14 +25,15 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from atomic_write import atomic_write, write_csv, write_json
-from checkpoints import CheckpointError
+from common.checkpoints import CheckpointError
+from common.files import atomic_write, write_csv, write_json
+from common.images import contact_sheet, save_png, to_uint8
+from common.paths import in_repo
+from common.properties import CORE_PROPERTIES
 from property_score_cnn import load_property_score_cnn
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
-from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.loading import convert_v1_to_v6, load_generator
 
-PROPERTIES = ('eyes', 'mouth', 'pose')
 PERCENTILES = (5, 95)
 TARGET_COVERAGE = 0.7
 
@@ -52,7 +53,7 @@ def sample_scores(generator, cnn, z, labels, batch_size=100):
     out = []
     for i in tqdm(range(0, len(z), batch_size), desc='sampling', unit='batch'):
         images = generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device))['image']
-        out.append(cnn.score(images, PROPERTIES).cpu())
+        out.append(cnn.score(images, CORE_PROPERTIES).cpu())
     return torch.cat(out).numpy()
 
 
@@ -73,7 +74,7 @@ def evaluate(generator_path, cnn_path, table_path, n, seed, device='cpu'):
     rows, samples = [], {}
     for name, (generator, z, labels) in latent_sets(v1, table, n, seed).items():
         scores = samples[name] = sample_scores(generator.to(device), cnn, z, labels)
-        for k, prop in enumerate(PROPERTIES):
+        for k, prop in enumerate(CORE_PROPERTIES):
             data = table[f'{prop}_score'].to_numpy()
             # v1 samples carry a property label: how closely the measured score follows it. (v6's
             # 3 extra dims are no property label.)
@@ -92,10 +93,10 @@ def evaluate(generator_path, cnn_path, table_path, n, seed, device='cpu'):
 def coverage_plot(samples, table, path):
     """Per way of drawing samples (rows) and property (columns): the CNN scores of the samples
     against those of the training data, each with its 5th-95th percentile range dashed."""
-    figure = Figure(figsize=(4 * len(PROPERTIES), 3 * len(samples)))
-    axes = figure.subplots(len(samples), len(PROPERTIES), squeeze=False)
+    figure = Figure(figsize=(4 * len(CORE_PROPERTIES), 3 * len(samples)))
+    axes = figure.subplots(len(samples), len(CORE_PROPERTIES), squeeze=False)
     for row, (name, scores) in enumerate(samples.items()):
-        for k, prop in enumerate(PROPERTIES):
+        for k, prop in enumerate(CORE_PROPERTIES):
             data, drawn, ax = table[f'{prop}_score'].to_numpy(), scores[:, k], axes[row, k]
             bins = np.linspace(min(data.min(), drawn.min()), max(data.max(), drawn.max()), 50)
             for values, label, color in ((data, 'training data', 'tab:blue'),
@@ -131,10 +132,10 @@ def main(argv=None):
                         help='the CNN-derived all_scores table of the training data')
     parser.add_argument('--n', type=int, default=5000)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--grid', default='docs/default_generator.png')
-    parser.add_argument('--plot', default='docs/default_generator_coverage.png',
+    parser.add_argument('--grid', default=in_repo('docs', 'default_generator.png'))
+    parser.add_argument('--plot', default=in_repo('docs', 'default_generator_coverage.png'),
                         help='histograms of samples against data, per property')
-    parser.add_argument('--out', default='outputs/evaluate_base.csv')
+    parser.add_argument('--out', default=in_repo('outputs', 'evaluate_base.csv'))
     parser.add_argument('--device', default='cpu',
                         help="'cuda' on a GPU; the figures agree with the CPU's up to float rounding")
     args = parser.parse_args(argv)

@@ -13,55 +13,14 @@ import os
 import sys
 
 import numpy as np
-import pandas as pd
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from atomic_write import atomic_write, write_json
-from checkpoints import CheckpointError
+from common.checkpoints import CheckpointError
+from common.files import write_json
+from common.images import contact_sheet, save_png, to_uint8
+from stylegan.latent_codes import random_latent_codes, read_latent_codes
 from stylegan.loading import load_generator
-
-
-def read_latent_codes(path, code_dim):
-    """[N, code_dim] float32 from a CSV with one code per row (an unnamed index column is ignored)."""
-    table = pd.read_csv(path)
-    table = table.loc[:, [c for c in table.columns if not str(c).startswith('Unnamed')]]
-    if table.shape[1] != code_dim:
-        raise ValueError(f'{path}: expected {code_dim} columns per latent code (z then label),'
-                         f' found {table.shape[1]}')
-    codes = table.to_numpy(dtype=np.float64)
-    bad = np.argwhere(~np.isfinite(codes))
-    if len(bad):
-        row, col = bad[0]
-        raise ValueError(f'{path}: row {row}, column {table.columns[col]!r} is not a finite number')
-    return codes.astype(np.float32)
-
-
-def random_latent_codes(num, code_dim, seed):
-    return np.random.default_rng(seed).standard_normal((num, code_dim)).astype(np.float32)
-
-
-def to_uint8(images):
-    """Generator output (NCHW, about [-1, 1]) -> NHWC uint8 RGB."""
-    images = (images.float().clamp(-1, 1) + 1) * 127.5  # float32 even from bfloat16 autocast
-    return images.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
-def contact_sheet(images, columns=8):
-    """Tile NHWC uint8 images into one picture, row by row."""
-    n, h, w, c = images.shape
-    rows = -(-n // columns)
-    sheet = np.full((rows * h, columns * w, c), 255, dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, columns)
-        sheet[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
-    return sheet
-
-
-def save_png(array, path):
-    with atomic_write(path) as tmp:
-        Image.fromarray(array).save(tmp)
 
 
 @torch.no_grad()

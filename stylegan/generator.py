@@ -23,8 +23,8 @@ W_AVG_SEED = 0
 
 def upsample_nearest(x):
     """2x nearest-neighbour upsampling of NCHW, equal to F.interpolate(mode='nearest') to the bit:
-    written as a broadcast copy because interpolate's CPU kernel took up to 40% of a world64
-    forward pass on this repository's 2-core machine (benchmarks/generator_throughput.py)."""
+    written as a broadcast copy because interpolate's CPU kernel took a large share of a small
+    generator's forward pass (docs/performance.md, benchmarks/generator_throughput.py)."""
     n, c, h, w = x.shape
     return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
 

@@ -6,7 +6,7 @@ The conversions are the ones the original scripts make before VectorFind-v6 and 
 """
 import torch
 
-from checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.checkpoints import describe, load_into, read_checkpoint, save_checkpoint
 from stylegan.generator import Generator
 from stylegan.presets import PRESETS, VARIANTS, as_variant, preset
 

@@ -9,10 +9,10 @@ tanh -> Linear(64, 1). With `width=1` its keys are those of `stylegan_dis_fine_t
 import torch
 from torch import nn
 
-from checkpoints import load_into, save_checkpoint
+from common.checkpoints import load_into, save_checkpoint
+from common.properties import CORE_PROPERTIES
 from property_score_cnn.model import BRANCH, ScoreCNN, fit_to_input_size, load_width_model
 
-CORE_PROPERTIES = ('eyes', 'mouth', 'pose')
 HIDDEN = 64
 
 

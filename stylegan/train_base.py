@@ -1,7 +1,7 @@
 """Train a base generator from scratch, in the v1 format (7-dim property label through
 `label_weight`), so that the v5 and v6 conversions apply to it as to the published file.
 
-    python -m stylegan.train_base --data world --preset world64 --out outputs/base_world64
+    python -m stylegan.train_base --data outputs/world --preset world64 --out-dir outputs/base_world64
 
 Training: the non-saturating logistic GAN loss, R1 on reals (lazily, every `r1_interval` steps,
 scaled so its strength is the same), style mixing, a label-aware StyleGAN discriminator, and an
@@ -16,18 +16,17 @@ run continues exactly where it stopped.
 `--init-generator FILE` starts a new run from a trained generator of the same preset (G and its
 moving average; the optimizers start afresh): a longer training of a committed model whose
 checkpoint is gone. Give it the discriminator too (`--init-discriminator`, the discriminator.pth
-every run writes beside its generator.pth): with a fresh one the default base generator, continued
-on a GPU, lost its head turns within 2,000 steps (models/default/base_generator.md). Where no
-trained discriminator exists, `--d-warmup-steps N` trains only D for the first N steps, so that
-the generator first meets a critic that already knows its flaws (g_loss is empty in the log then);
-on the default generator 500 such steps did not keep the head turns either (same card), so a
-committed pair is the way to continue.
+every run writes beside its generator.pth): a trained generator meeting a fresh critic drifts
+before the critic has learnt its flaws. Where no trained discriminator exists, `--d-warmup-steps N`
+trains only D for the first N steps (g_loss is empty in the log then). What each choice did to
+the default base generator is in its card, models/default/base_generator.md.
 """
-import argparse
 import copy
 import os
 import sys
 import time
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import torch
@@ -35,16 +34,48 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from atomic_write import atomic_write, write_json
+from common.files import atomic_write, write_json
+from common.images import contact_sheet, save_png, to_uint8
+from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
+                             new_parser, parse_settings)
+from common.training_log import appending_log, trim_log
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
-from stylegan.generate import contact_sheet, save_png, to_uint8
 from stylegan.generator import Generator
 from stylegan.loading import load_generator, save_generator
 from stylegan.presets import preset
-from training_log import appending_log, trim_log
 
 LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
+
+
+@dataclass
+class BaseTrainingSettings:
+    """Everything a training run depends on; `data` is a world folder or its all_scores table."""
+    data: str
+    out_dir: str
+    preset: str = 'world64'
+    steps: int = 20000
+    init_generator: Optional[str] = None
+    init_discriminator: Optional[str] = None
+    d_warmup_steps: int = 0
+    max_minutes: float = 0.0
+    batch_size: int = 32
+    lr: float = 0.002
+    r1_gamma: float = 1.0
+    r1_interval: int = 4
+    style_mixing: float = 0.9
+    label_dropout: float = 0.5
+    ema_kimg: float = 10.0
+    log_every: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 1000
+    seed: int = 0
+    device: str = field(default_factory=default_device)
+
+    def __post_init__(self):
+        if self.init_discriminator and not self.init_generator:
+            raise ValueError('--init-discriminator continues a trained pair: give --init-generator too')
+
 
 
 def load_training_set(table_path, resolution):
@@ -74,20 +105,20 @@ def mixed_styles(G, z, z_mix, labels, mixing_prob, rng):
 
 
 class BaseTrainer:
-    def __init__(self, args, images, labels):
-        self.args = args
-        self.device = torch.device(args.device)
+    def __init__(self, settings, images, labels):
+        self.settings = settings
+        self.device = torch.device(settings.device)
         # The whole training set lives on the device: at 64 px it is a few hundred MB at most.
         self.images, self.labels = images.to(self.device), labels
-        torch.manual_seed(args.seed)
-        self.rng = torch.Generator().manual_seed(args.seed)
-        config = preset(args.preset)
+        torch.manual_seed(settings.seed)
+        self.rng = torch.Generator().manual_seed(settings.seed)
+        config = preset(settings.preset)
         self.G = Generator(config).to(self.device).train()
         self.D = Discriminator(discriminator_config(config)).to(self.device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         betas = (0.0, 0.99)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=args.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=args.lr, betas=betas)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=settings.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=settings.lr, betas=betas)
         self.step = 0
         self.last_r1 = 0.0
         fixed = torch.Generator().manual_seed(12345)
@@ -96,16 +127,16 @@ class BaseTrainer:
 
     # ---- data -----------------------------------------------------------------------------
     def drop_labels(self, labels):
-        keep = torch.rand(len(labels), 1, generator=self.rng) >= self.args.label_dropout
+        keep = torch.rand(len(labels), 1, generator=self.rng) >= self.settings.label_dropout
         return labels * keep
 
     def batch(self):
-        index = torch.randint(len(self.images), (self.args.batch_size,), generator=self.rng)
+        index = torch.randint(len(self.images), (self.settings.batch_size,), generator=self.rng)
         reals = self.images[index.to(self.images.device)].float() / 127.5 - 1.0
         return reals, self.drop_labels(self.labels[index]).to(self.device)
 
     def latents(self):
-        shape = (self.args.batch_size, self.G.z_dim)
+        shape = (self.settings.batch_size, self.G.z_dim)
         fake_labels = self.labels[torch.randint(len(self.labels), shape[:1], generator=self.rng)]
         return (torch.randn(shape, generator=self.rng).to(self.device),
                 torch.randn(shape, generator=self.rng).to(self.device),
@@ -113,16 +144,16 @@ class BaseTrainer:
 
     def fakes(self):
         z, z_mix, labels = self.latents()
-        wp = mixed_styles(self.G, z, z_mix, labels, self.args.style_mixing, self.rng)
+        wp = mixed_styles(self.G, z, z_mix, labels, self.settings.style_mixing, self.rng)
         return self.G.synthesis(wp, randomize_noise=True), labels
 
     # ---- one step -------------------------------------------------------------------------
     def train_step(self):
-        args = self.args
+        settings = self.settings
         reals, real_labels = self.batch()
         with torch.no_grad():
             fakes, fake_labels = self.fakes()
-        lazy_r1 = args.r1_gamma > 0 and self.step % args.r1_interval == 0
+        lazy_r1 = settings.r1_gamma > 0 and self.step % settings.r1_interval == 0
         reals.requires_grad_(lazy_r1)
         d_real = self.D(reals, real_labels)
         d_fake = self.D(fakes, fake_labels)
@@ -130,7 +161,7 @@ class BaseTrainer:
         if lazy_r1:
             grad, = torch.autograd.grad(d_real.sum(), reals, create_graph=True)
             r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean()
-            d_loss = d_loss + r1 * (args.r1_gamma / 2 * args.r1_interval)
+            d_loss = d_loss + r1 * (settings.r1_gamma / 2 * settings.r1_interval)
             self.last_r1 = r1.item()
         self.opt_D.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -138,7 +169,7 @@ class BaseTrainer:
         # r1 is the penalty of the latest step that computed it (every r1_interval steps).
         losses = {'d_loss': d_loss.item(), 'r1': self.last_r1,
                   'd_real': d_real.mean().item(), 'd_fake': d_fake.mean().item()}
-        warming_up = self.step < args.d_warmup_steps
+        warming_up = self.step < settings.d_warmup_steps
         losses['g_loss'] = float('nan') if warming_up else self.generator_step()
         self.step += 1
         return losses
@@ -158,7 +189,7 @@ class BaseTrainer:
 
     @torch.no_grad()
     def update_ema(self):
-        beta = 0.5 ** (self.args.batch_size / (self.args.ema_kimg * 1000.0))
+        beta = 0.5 ** (self.settings.batch_size / (self.settings.ema_kimg * 1000.0))
         for ema, live in zip(self.G_ema.parameters(), self.G.parameters()):
             ema.lerp_(live, 1.0 - beta)
         for ema, live in zip(self.G_ema.buffers(), self.G.buffers()):
@@ -210,115 +241,112 @@ def start_from(trainer, generator_path, discriminator_path=None):
     """G and G_ema of a new run set to the generator in `generator_path`, and D to the
     discriminator in `discriminator_path` when given; both must be of the run's preset."""
     initial = load_generator(generator_path, 'v1')
-    check_same_configuration(initial, trainer.G.config, generator_path, 'generator', trainer.args.preset)
+    check_same_configuration(initial, trainer.G.config, generator_path, 'generator', trainer.settings.preset)
     trainer.G.load_state_dict(initial.state_dict())
     trainer.G_ema.load_state_dict(initial.state_dict())
     print(f'starting G from {generator_path}')
     if discriminator_path:
         critic = load_discriminator(discriminator_path)
         check_same_configuration(critic, trainer.D.config, discriminator_path, 'discriminator',
-                                 trainer.args.preset)
+                                 trainer.settings.preset)
         trainer.D.load_state_dict(critic.state_dict())
         print(f'starting D from {discriminator_path}')
 
 
-def write_config(args, out_dir):
+def write_config(settings, out_dir):
     write_json(os.path.join(out_dir, 'config.json'),
-               dict(vars(args), generator_config=preset(args.preset)))
+               dict(as_record(settings), generator_config=preset(settings.preset)))
 
 
-def train(args):
+def train(settings):
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision('high')
-    os.makedirs(os.path.join(args.out, 'samples'), exist_ok=True)
-    table = os.path.join(args.data, 'all_scores_v2.csv') if os.path.isdir(args.data) else args.data
-    images, labels = load_training_set(table, preset(args.preset)['resolution'])
-    trainer = BaseTrainer(args, images, labels)
-    log_path = os.path.join(args.out, 'train_log.csv')
-    if os.path.exists(checkpoint_path(args.out)):
-        trainer.load_state(torch.load(checkpoint_path(args.out), map_location=trainer.device,
+    os.makedirs(os.path.join(settings.out_dir, 'samples'), exist_ok=True)
+    table = os.path.join(settings.data, 'all_scores_v2.csv') if os.path.isdir(settings.data) else settings.data
+    images, labels = load_training_set(table, preset(settings.preset)['resolution'])
+    trainer = BaseTrainer(settings, images, labels)
+    log_path = os.path.join(settings.out_dir, 'train_log.csv')
+    if os.path.exists(checkpoint_path(settings.out_dir)):
+        trainer.load_state(torch.load(checkpoint_path(settings.out_dir), map_location=trainer.device,
                                       weights_only=True))
         trim_log(log_path, lambda log: log.step <= trainer.step)
-        print(f'resumed from {checkpoint_path(args.out)} at step {trainer.step}')
-    elif args.init_generator:
-        start_from(trainer, args.init_generator, args.init_discriminator)
-    write_config(args, args.out)
+        print(f'resumed from {checkpoint_path(settings.out_dir)} at step {trainer.step}')
+    elif settings.init_generator:
+        start_from(trainer, settings.init_generator, settings.init_discriminator)
+    write_config(settings, settings.out_dir)
     started = time.time()
     with appending_log(log_path, LOG_COLUMNS) as log:
-        progress = tqdm(total=args.steps, initial=trainer.step, desc='training', unit='step')
+        progress = tqdm(total=settings.steps, initial=trainer.step, desc='training', unit='step')
         try:
-            while trainer.step < args.steps:
+            while trainer.step < settings.steps:
                 losses = trainer.train_step()
                 progress.update(1)
-                if trainer.step % args.log_every == 0:
-                    log({'step': trainer.step, 'images_seen': trainer.step * args.batch_size,
+                if trainer.step % settings.log_every == 0:
+                    log({'step': trainer.step, 'images_seen': trainer.step * settings.batch_size,
                          'seconds': round(time.time() - started, 2),
                          **{k: round(v, 5) for k, v in losses.items()}})
                     progress.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
-                if trainer.step % args.sample_every == 0:
+                if trainer.step % settings.sample_every == 0:
                     save_png(trainer.sample_grid(),
-                             os.path.join(args.out, 'samples', f'step_{trainer.step:07d}.png'))
-                if trainer.step % args.checkpoint_every == 0:
-                    save_state(trainer, args.out)
-                if args.max_minutes and time.time() - started > args.max_minutes * 60:
-                    print(f'stopping at step {trainer.step}: --max-minutes {args.max_minutes} reached')
+                             os.path.join(settings.out_dir, 'samples', f'step_{trainer.step:07d}.png'))
+                if trainer.step % settings.checkpoint_every == 0:
+                    save_state(trainer, settings.out_dir)
+                if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
+                    print(f'stopping at step {trainer.step}: --max-minutes {settings.max_minutes} reached')
                     break
         except KeyboardInterrupt:
             print(f'interrupted at step {trainer.step}; saving a checkpoint to resume from')
         finally:
-            save_state(trainer, args.out)
+            save_state(trainer, settings.out_dir)
             progress.close()
-    save_generator(trainer.G_ema, os.path.join(args.out, 'generator.pth'))
+    save_generator(trainer.G_ema, os.path.join(settings.out_dir, 'generator.pth'))
     # Kept beside the generator so that a later run can continue it with a trained critic.
-    save_discriminator(trainer.D, os.path.join(args.out, 'discriminator.pth'))
-    save_png(trainer.sample_grid(), os.path.join(args.out, 'samples', 'final.png'))
+    save_discriminator(trainer.D, os.path.join(settings.out_dir, 'discriminator.pth'))
+    save_png(trainer.sample_grid(), os.path.join(settings.out_dir, 'samples', 'final.png'))
     print(f'step {trainer.step}: generator (moving average) saved to'
-          f' {os.path.join(args.out, "generator.pth")}')
+          f' {os.path.join(settings.out_dir, "generator.pth")}')
     return trainer
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """The run's settings from the command line (flags over the defaults)."""
+    parser = new_parser(__doc__)
     parser.add_argument('--data', required=True,
                         help='a world folder holding all_scores_v2.csv, or the table itself')
-    parser.add_argument('--preset', default='world64')
-    parser.add_argument('--out', required=True)
-    parser.add_argument('--steps', type=int, default=20000)
+    parser.add_argument('--preset', help='generator preset (default world64)')
+    add_out_dir(parser, 'checkpoint, log, samples, generator.pth and discriminator.pth',
+                required=True)
+    parser.add_argument('--steps', type=int)
     parser.add_argument('--init-generator',
                         help='a new run starts G from this trained generator of the same preset')
     parser.add_argument('--init-discriminator',
                         help='and D from this discriminator (the discriminator.pth a run writes'
                              ' beside its generator.pth)')
-    parser.add_argument('--d-warmup-steps', type=int, default=0,
+    parser.add_argument('--d-warmup-steps', type=int,
                         help='the first N steps train D only (G, its average and w_avg stay):'
                              ' a fresh critic for a trained generator')
-    parser.add_argument('--max-minutes', type=float, default=0,
+    parser.add_argument('--max-minutes', type=float,
                         help='stop (and checkpoint) after this much wall time; 0 = no limit')
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--lr', type=float, default=0.002)
-    parser.add_argument('--r1-gamma', type=float, default=1.0)
-    parser.add_argument('--r1-interval', type=int, default=4)
-    parser.add_argument('--style-mixing', type=float, default=0.9)
-    parser.add_argument('--label-dropout', type=float, default=0.5,
+    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--lr', type=float)
+    parser.add_argument('--r1-gamma', type=float)
+    parser.add_argument('--r1-interval', type=int)
+    parser.add_argument('--style-mixing', type=float)
+    parser.add_argument('--label-dropout', type=float,
                         help='share of images shown with an all-zero label')
-    parser.add_argument('--ema-kimg', type=float, default=10.0,
+    parser.add_argument('--ema-kimg', type=float,
                         help='half-life of the generator average, in thousands of images')
-    parser.add_argument('--log-every', type=int, default=50)
-    parser.add_argument('--sample-every', type=int, default=1000)
-    parser.add_argument('--checkpoint-every', type=int, default=1000)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    args = parser.parse_args(argv)
-    if args.init_discriminator and not args.init_generator:
-        parser.error('--init-discriminator continues a trained pair: give --init-generator too')
-    return args
+    parser.add_argument('--log-every', type=int)
+    parser.add_argument('--sample-every', type=int)
+    parser.add_argument('--checkpoint-every', type=int)
+    add_seed_and_device(parser)
+    return parse_settings(parser, argv, BaseTrainingSettings)
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    settings = parse_args(argv)
     try:
-        train(args)
+        train(settings)
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f'error: {error}')
 

@@ -4,7 +4,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from segmentation.property_scores import SCORE_NAMES
+from common.properties import PROPERTY_NAMES
 from segmentation.score_table import all_scores_table, write_score_table
 
 
@@ -15,6 +15,6 @@ def write_random_world(root, n=24, size=32, table_name='all_scores_v2.csv', seed
     paths = [f'images/{i:03d}.png' for i in range(n)]
     for path in paths:
         Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(os.path.join(root, path))
-    raw = {name: rng.normal(size=n) for name in SCORE_NAMES}
+    raw = {name: rng.normal(size=n) for name in PROPERTY_NAMES}
     write_score_table(all_scores_table(range(n), paths, raw), os.path.join(root, table_name))
     return root

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 import stylegan
+from finetune_v5 import pipeline as finetune_v5
+from finetune_v5.evaluation import SAMPLE_PSIS
+from finetune_v5.label_warm_start import warm_start_label
+from finetune_v5.pipeline import LOG_COLUMNS, main, parse_args, train
 from linear_scores import LinearScores
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from stylegan import finetune_v5
-from stylegan.finetune_v5 import LOG_COLUMNS, SAMPLE_PSIS, main, parse_args, train
-from stylegan.label_warm_start import warm_start_label
 
 
 @pytest.fixture(scope='module')
@@ -86,15 +87,15 @@ def test_improved_options_run(tiny, tmp_path, monkeypatch):
                         warm_start_label(G, LinearScores(3 * 16 * 16), *rest))
     trainer = train(parse_args(arguments(tiny, tmp_path, 1, '--preset', 'improved',
                                          '--label-init-samples', '2000')))
-    assert trainer.args.fake_labels == 'data' and trainer.args.label_init == 'directions'
-    assert trainer.args.property_weight > 0 and trainer.args.first_layer_lr_mul > 1
+    assert trainer.settings.fake_labels == 'data' and trainer.settings.label_init == 'directions'
+    assert trainer.settings.property_weight > 0 and trainer.settings.first_layer_lr_mul > 1
     warm = json.loads((tmp_path / 'warm_start.json').read_text())
     assert warm['samples'] == 2000 and len(warm['fit_r2']) == 7
     assert set(warm['before_warm_start']) == set(LOG_COLUMNS[-6:])
     default = parse_args([])  # with no arguments, the preset that learns
     assert (default.preset, default.label_init, default.max_minutes) == ('improved', 'directions', 10.0)
     lrs = [group['lr'] for group in trainer.opt_G.param_groups]
-    assert lrs == [trainer.args.lr, trainer.args.lr * trainer.args.first_layer_lr_mul]
+    assert lrs == [trainer.settings.lr, trainer.settings.lr * trainer.settings.first_layer_lr_mul]
     assert np.isfinite(pd.read_csv(tmp_path / 'train_log.csv').g_loss).all()
 
 

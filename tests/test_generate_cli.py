@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from stylegan import Generator, convert_v1_to_v6, preset, save_generator
-from stylegan.generate import contact_sheet, main, to_uint8
+from common.images import contact_sheet, to_uint8
+from stylegan.generate import main
 
 CODE_DIM = 515  # VectorFind-v6: z (512) then the 3-dim label
 

@@ -1,13 +1,17 @@
 """The generator against the original implementation's outputs, and its loading contract."""
+import os
+
 import numpy as np
 import pytest
 import torch
 
-from parity_weights import FIXTURES, parity_state_dict
-from checkpoints import CheckpointError
+from common.checkpoints import CheckpointError
+from common.parity_weights import parity_state_dict
 from stylegan import (Generator, convert_v1_to_v5, convert_v1_to_v6, load_generator, preset,
                       save_generator)
 from stylegan.generator import W_AVG_SAMPLES, W_AVG_SEED
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 
 PUBLISHED = {'v1': 'stylegan_gen_fine_tuned_v1.pth',
              'v6': 'stylegan_gen_vector_find_v6.pth',

@@ -6,9 +6,9 @@ import torch
 
 import stylegan
 from property_score_cnn import PropertyScoreCNN
-from property_score_cnn.model import PROPERTY_NAMES
+from common.properties import PROPERTY_NAMES
 from linear_scores import LinearScores
-from stylegan.label_warm_start import label_columns, warm_start_label
+from finetune_v5.label_warm_start import label_columns, warm_start_label
 
 
 def test_label_columns_act_as_the_move_of_z():

@@ -4,8 +4,9 @@ a group too noisy for its own fit borrows the fit over all samples."""
 import numpy as np
 import pytest
 
+from common.properties import CORE_PROPERTIES
 from vectorfind.directions import least_squares_directions
-from vectorfind.groups import ALL_SAMPLES, PROPERTIES, property_column
+from vectorfind.groups import ALL_SAMPLES, property_column
 from vectorfind.least_squares import LeastSquares, conditional_moves, fit_property_directions
 
 
@@ -85,13 +86,13 @@ def test_a_group_lost_in_noise_borrows_the_fit_over_all_samples():
     groups = np.where(np.arange(n) < n - 40, 'hhh', 'lll')
     trend = codes @ rng.standard_normal((dim, 3)) + 0.1 * rng.standard_normal((n, 3))
     scores = np.zeros((n, 7))
-    scores[:, [property_column(p) for p in PROPERTIES]] = np.where(
+    scores[:, [property_column(p) for p in CORE_PROPERTIES]] = np.where(
         (groups == 'hhh')[:, None], trend, rng.standard_normal((n, 3)))
     directions, report = least_squares_directions([(codes, scores)], lambda s: groups, ['hhh', 'lll'])
     borrowed = report.groupby('group').borrowed_from_all.all()
     assert not borrowed['hhh'] and borrowed['lll']
     assert (report[report.group == 'lll'].n == n).all()
     everyone, _ = least_squares_directions([(codes, scores)], lambda s: groups, [ALL_SAMPLES])
-    for prop in PROPERTIES:
+    for prop in CORE_PROPERTIES:
         np.testing.assert_allclose(directions[prop, 'lll'], everyone[prop, ALL_SAMPLES])
         assert np.linalg.norm(directions[prop, 'hhh']) == pytest.approx(1, abs=1e-5)

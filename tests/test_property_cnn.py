@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from checkpoints import CheckpointError
-from parity_weights import FIXTURES, parity_state_dict
-from property_score_cnn import (PROPERTY_NAMES, PropertyScoreCNN, load_property_score_cnn,
-                                save_property_score_cnn, score_images)
+from common.checkpoints import CheckpointError
+from common.parity_weights import parity_state_dict
+from common.properties import PROPERTY_NAMES
+from property_score_cnn import (PropertyScoreCNN, load_property_score_cnn, save_property_score_cnn,
+                                score_images)
 from stylegan.property_discriminator import (PropertyDiscriminator, init_from_property_score_cnn,
                                              load_property_discriminator)
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 
 CNN_FILE = 'stylegan_gen_fine_tuned_v2_cnn.pth'
 DISCRIMINATOR_FILE = 'stylegan_dis_fine_tuned_v5.pth'

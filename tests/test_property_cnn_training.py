@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
+from common.properties import PROPERTY_NAMES
 from data.build_default_world import build_world
-from property_score_cnn import PROPERTY_NAMES, load_property_score_cnn
+from property_score_cnn import load_property_score_cnn
 from property_score_cnn.evaluate import evaluate
 from property_score_cnn.scoring import cnn_view
 from property_score_cnn.train import CNN_TABLE_NAME, main, parse_args, train

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation import SCORE_NAMES, raw_property_scores
+from common.properties import PROPERTY_NAMES
+from segmentation import raw_property_scores
 from segmentation.property_scores import MAP_SIZE
 from segmentation.score_label_maps import CELEBAMASK19_TO_11, score_label_maps
 from segmentation.score_table import (SCORE_COLUMNS, TABLE_COLUMNS, all_scores_table, normalise_scores,
@@ -22,10 +23,10 @@ def golden():
 
 
 def test_reproduces_every_golden_score(golden):
-    assert list(golden['columns']) == list(SCORE_NAMES)
+    assert list(golden['columns']) == list(PROPERTY_NAMES)
     for k, (labels, image, expected) in enumerate(zip(golden['label_maps'], golden['images_bgr'], golden['raw_scores'])):
         got = raw_property_scores(labels, image)
-        np.testing.assert_allclose([got[name] for name in SCORE_NAMES], expected, rtol=1e-6, atol=0,
+        np.testing.assert_allclose([got[name] for name in PROPERTY_NAMES], expected, rtol=1e-6, atol=0,
                                    err_msg=f'golden map {k}')
 
 
@@ -88,7 +89,7 @@ def test_degenerate_maps_give_finite_scores(degenerate):
         labels[106:110, 100] = 5
     image = np.random.default_rng(0).integers(0, 256, (MAP_SIZE, MAP_SIZE, 3), dtype=np.uint8)
     scores = raw_property_scores(labels, image)
-    assert set(scores) == set(SCORE_NAMES)
+    assert set(scores) == set(PROPERTY_NAMES)
     assert all(math.isfinite(v) for v in scores.values()), scores
 
 
@@ -111,7 +112,7 @@ def _written_table(tmp_path, n=3):
     for i in range(n):
         (tmp_path / 'images').mkdir(exist_ok=True)
         cv2.imwrite(str(tmp_path / 'images' / f'{i:06d}.png'), np.zeros((256, 256, 3), np.uint8))
-    raw = {name: np.arange(n, dtype=float) * (k + 1) for k, name in enumerate(SCORE_NAMES)}
+    raw = {name: np.arange(n, dtype=float) * (k + 1) for k, name in enumerate(PROPERTY_NAMES)}
     table = all_scores_table(range(n), [f'images/{i:06d}.png' for i in range(n)], raw)
     write_score_table(table, tmp_path / 'all_scores_v2.csv')
     return tmp_path / 'all_scores_v2.csv'
@@ -145,7 +146,7 @@ def test_score_label_maps_command_matches_direct_scores(golden, tmp_path):
         cv2.imwrite(str(tmp_path / 'maps' / f'{k:06d}.png'), labels)
     score_label_maps(tmp_path / 'img', tmp_path / 'maps', tmp_path / 'scores.csv', raw_out_path=tmp_path / 'raw.csv')
     raw = pd.read_csv(tmp_path / 'raw.csv')
-    np.testing.assert_allclose(raw[list(SCORE_NAMES)].to_numpy(), golden['raw_scores'][:6], rtol=1e-6)
+    np.testing.assert_allclose(raw[list(PROPERTY_NAMES)].to_numpy(), golden['raw_scores'][:6], rtol=1e-6)
     table = read_score_table(tmp_path / 'scores.csv')
     assert table.img_path[0] == os.path.join('img', '000000.png')
 

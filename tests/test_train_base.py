@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from checkpoints import CheckpointError
-from parity_weights import parity_state_dict
+from common.checkpoints import CheckpointError
+from common.parity_weights import parity_state_dict
 from random_world import write_random_world
 from stylegan import Generator, load_generator, preset, save_generator
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator

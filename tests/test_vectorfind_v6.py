@@ -6,15 +6,15 @@ import pandas as pd
 import pytest
 import torch
 
-import run_stylegan_vectorfind_v6 as v6
+from vectorfind import pipeline as v6
 import vectorfind.sampling
-import vectorfind.generation_test
+import vectorfind.generation_testing
 from linear_scores import LinearScores
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from segmentation.score_table import all_scores_table, write_score_table
 from stylegan import Generator, convert_v1_to_v6, preset, save_generator
 from vectorfind.directions import load_direction, save_direction
-from vectorfind.generation_test import THRESHOLDS, weight_grid
+from vectorfind.generation_testing import THRESHOLDS, weight_grid
 from vectorfind.latents import draw_codes, render_and_score
 from vectorfind.least_squares import conditional_moves, fit_property_directions
 
@@ -114,7 +114,7 @@ def test_interrupted_stages_resume_to_the_same_result(models, tmp_path, monkeypa
             v6.run(args_for(models, resumed, '--no-tsne'))
     assert sorted(os.listdir(resumed / 'samples')) == ['chunk_00000.npz', 'chunk_00001.npz']
     with monkeypatch.context() as patch:
-        interrupt_after(patch, vectorfind.generation_test, 3)  # killed during the second code
+        interrupt_after(patch, vectorfind.generation_testing, 3)  # killed during the second code
         with pytest.raises(KeyboardInterrupt):
             v6.run(args_for(models, resumed, '--no-tsne'))
     assert len(pd.read_csv(resumed / 'image_generation_report' / 'test_result.csv')) == 1

@@ -18,8 +18,9 @@ from sklearn.manifold import TSNE
 from sklearn.svm import LinearSVC
 from tqdm import tqdm
 
-from atomic_write import atomic_write
-from vectorfind.groups import ALL_SAMPLES, PROPERTIES, property_column
+from common.files import atomic_write
+from common.properties import CORE_PROPERTIES
+from vectorfind.groups import ALL_SAMPLES, property_column
 from vectorfind.least_squares import LeastSquares, conditional_moves, stands_out_of_noise
 
 matplotlib.use('Agg')
@@ -66,7 +67,7 @@ def selections(scores, groups, group_list, ratio):
         if len(members) < MIN_GROUP:
             sparse.append(group)
             continue
-        for prop in PROPERTIES:
+        for prop in CORE_PROPERTIES:
             largest, smallest = extremes(scores[members, property_column(prop)], ratio)
             chosen[prop, group] = members[largest], members[smallest]
     return chosen, sparse
@@ -92,7 +93,7 @@ def least_squares_directions(chunks, group_of, group_list):
     whose own fit cannot tell the properties apart (too few samples for a fit of its dimension,
     or directions lost in the fit's noise) borrows the fit over all samples. Also returns a report
     table (samples and adjusted R^2 per group and property)."""
-    columns = [property_column(prop) for prop in PROPERTIES]
+    columns = [property_column(prop) for prop in CORE_PROPERTIES]
     fits = {group: LeastSquares() for group in (*group_list, ALL_SAMPLES)}
     for codes, scores in chunks:
         groups = group_of(scores)
@@ -110,7 +111,7 @@ def least_squares_directions(chunks, group_of, group_list):
                              f' eyes, mouth and pose apart (too few samples for one slope per latent'
                              f' dimension, or directions lost in the noise of the fit): raise --n')
         moves, r2 = everyone if borrowed else own
-        for k, prop in enumerate(PROPERTIES):
+        for k, prop in enumerate(CORE_PROPERTIES):
             directions[prop, group] = moves[:, k].astype(np.float32)
             report.append({'property': prop, 'group': group,
                            'n': fits[ALL_SAMPLES if borrowed else group].n,
@@ -126,7 +127,7 @@ def unit_moves(fit):
     slopes, gram, r2 = fit.solve()
     if not stands_out_of_noise(gram):
         return None
-    moves = conditional_moves(slopes, gram, np.eye(len(PROPERTIES)))
+    moves = conditional_moves(slopes, gram, np.eye(len(CORE_PROPERTIES)))
     return moves / np.linalg.norm(moves, axis=0), r2
 
 
@@ -155,13 +156,13 @@ def tsne_plots(chosen, codes_of, out_dir, seed):
     plot shows its own; the embedding, the slow part, is shared by the three plots of a group.
     """
     for group in tqdm(list(dict.fromkeys(g for _, g in chosen)), desc='t-SNE', unit='group'):
-        index = np.unique(np.concatenate([np.concatenate(chosen[p, group]) for p in PROPERTIES]))
+        index = np.unique(np.concatenate([np.concatenate(chosen[p, group]) for p in CORE_PROPERTIES]))
         if len(index) > TSNE_MAX_POINTS:
             index = np.sort(np.random.default_rng(seed).choice(index, TSNE_MAX_POINTS, replace=False))
         perplexity = max(2.0, min(30.0, (len(index) - 1) / 3))
         points = TSNE(n_components=2, perplexity=perplexity, init='pca',
                       random_state=seed).fit_transform(codes_of(index))
-        for prop in PROPERTIES:
+        for prop in CORE_PROPERTIES:
             largest, smallest = chosen[prop, group]
             path = os.path.join(out_dir, 'tsne', f'tsne_{prop}_{group}.png')
             _scatter(points[np.isin(index, largest)], points[np.isin(index, smallest)], prop, group, path)

@@ -3,17 +3,16 @@ least the median) or low (l), the medians taken from the CNN-derived all_scores 
 Property Score CNN in use (the CNN's own scale)."""
 import numpy as np
 
-from property_score_cnn.model import PROPERTY_NAMES as CNN_OUTPUTS
+from common.properties import PROPERTY_NAMES
 from segmentation.score_table import read_score_table
 
 GROUPING_PROPERTIES = ('hair_color', 'hair_length', 'background_mean')
 GROUP_NAMES = tuple(a + b + c for a in 'hl' for b in 'hl' for c in 'hl')
-PROPERTIES = ('eyes', 'mouth', 'pose')
 ALL_SAMPLES = 'all'  # the single "group" of --no-grouping
 
 
 def property_column(name):
-    return CNN_OUTPUTS.index(name)
+    return PROPERTY_NAMES.index(name)
 
 
 def medians_from_table(table_path):
@@ -25,8 +24,8 @@ def medians_from_table(table_path):
 def group_names(scores, medians):
     """Group name per row of CNN scores [N, 7], e.g. 'hhl'."""
     scores = np.asarray(scores)
-    if scores.ndim != 2 or scores.shape[1] != len(CNN_OUTPUTS):
-        raise ValueError(f'scores must have shape [N, {len(CNN_OUTPUTS)}], got {list(scores.shape)}')
+    if scores.ndim != 2 or scores.shape[1] != len(PROPERTY_NAMES):
+        raise ValueError(f'scores must have shape [N, {len(PROPERTY_NAMES)}], got {list(scores.shape)}')
     letters = [np.where(scores[:, property_column(name)] >= medians[name], 'h', 'l')
                for name in GROUPING_PROPERTIES]
     return np.char.add(np.char.add(letters[0], letters[1]), letters[2])

@@ -9,7 +9,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from atomic_write import atomic_write
+from common.files import atomic_write
 from vectorfind.latents import SAMPLING, draw_codes, render_and_score
 
 

@@ -6,17 +6,15 @@
 # --init-discriminator) with everything else of the run packed in run.tar.gz (log, configuration,
 # evaluation, coverage plot, grid, samples): the device tool brings back at most 8 files.
 #
-#   MINUTES=7.2 bash models/default/base_generator_training/train_on_gpu.sh            # from scratch
-#   INIT=models/default SEED=1 MINUTES=3 bash models/default/base_generator_training/train_on_gpu.sh
+#   MINUTES=7.2 bash stylegan/train_base_on_gpu.sh            # from scratch
+#   INIT=models/default SEED=1 MINUTES=3 bash stylegan/train_base_on_gpu.sh
 #   N_WORLD=40 WORLD=outputs/dry_world MINUTES=0.2 DEVICE=cpu BATCH_SIZE=8 EVAL_N=200 \
-#       RUN=outputs/dry_run OUT=outputs/dry bash models/default/base_generator_training/train_on_gpu.sh  # dry run
+#       RUN=outputs/dry_run OUT=outputs/dry bash stylegan/train_base_on_gpu.sh  # dry run
 #
 # Two runs side by side rather than one: the model is small enough that one run leaves the GPU
-# waiting on Python; side by side at batch 64 each ran 12.6 steps/s on the H100 (2026-11-26), 348k
-# images each in 7.2 minutes, more than the previous generator's 268k alone at batch 32.
-# The committed generator is this script's work (base_generator.md): from scratch at R1 gamma
-# 0.1 and 1 (0.1 lost the head turns, pose coverage 0.21), then the gamma-1 pair continued for
-# 2.8 minutes at gamma 1 and 2 (1 kept). Hence the default gammas: 1 and the next one up.
+# waiting on Python, so two runs train more images in the same minutes. The default gammas are
+# the one the committed generator was trained at and the next one up; how it was trained, run by
+# run, is in models/default/base_generator.md.
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 N_WORLD=${N_WORLD:-10000}
@@ -33,7 +31,7 @@ INIT=${INIT:-}  # a folder with generator.pth and discriminator.pth (models/defa
 RUN=${RUN:-outputs/base_run}  # the runs' 41 MB checkpoints (resumable) stay out of $OUT
 
 date +%T
-$PYTHON -m data.build_default_world --n "$N_WORLD" --seed 0 --out "$WORLD" --workers "$(nproc)" \
+$PYTHON -m data.build_default_world --n "$N_WORLD" --seed 0 --out-dir "$WORLD" --workers "$(nproc)" \
     2>&1 | tr '\r' '\n' | tail -1
 
 init=()
@@ -45,7 +43,7 @@ fi
 date +%T
 for g in $GAMMAS; do
     mkdir -p "$RUN/gamma_$g"
-    $PYTHON -m stylegan.train_base --data "$WORLD" --preset world64 --out "$RUN/gamma_$g" \
+    $PYTHON -m stylegan.train_base --data "$WORLD" --preset world64 --out-dir "$RUN/gamma_$g" \
         --batch-size "$BATCH_SIZE" --r1-gamma "$g" --steps 10000000 --max-minutes "$MINUTES" \
         --sample-every 1000 --checkpoint-every 1000 --log-every 100 --seed "$SEED" --device "$DEVICE" "${init[@]}" \
         > "$RUN/gamma_$g/train.log" 2>&1 &

@@ -13,9 +13,10 @@ import pandas as pd
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from atomic_write import atomic_write
-from stylegan.generate import to_uint8
-from vectorfind.groups import PROPERTIES, group_names
+from common.files import atomic_write
+from common.images import to_uint8
+from common.properties import CORE_PROPERTIES
+from vectorfind.groups import group_names
 from vectorfind.latents import TESTING, draw_codes, render, render_and_score
 
 EYES_WEIGHTS = (-1.2, 1.8)
@@ -43,20 +44,20 @@ def correlations(scores):
     pose; 0 when a score does not vary at all, so it fails rather than propagating NaN)."""
     grid = weight_grid()
     out = {}
-    for k, prop in enumerate(PROPERTIES):
+    for k, prop in enumerate(CORE_PROPERTIES):
         measured = scores[:, k]
         out[prop] = float(np.corrcoef(grid[:, k], measured)[0, 1]) if measured.std() > 0 else 0.0
     return out
 
 
 def passes(corr):
-    return all(abs(corr[prop]) >= THRESHOLDS[prop] for prop in PROPERTIES)
+    return all(abs(corr[prop]) >= THRESHOLDS[prop] for prop in CORE_PROPERTIES)
 
 
-def test_code(generator, cnn, code, directions, device, batch_size=10):
+def score_code_edits(generator, cnn, code, directions, device, batch_size=10):
     """Scores [50, 3] (eyes, mouth, pose) and correlations of one code's test."""
     scores = render_and_score(generator, cnn, edited_codes(code, directions), device,
-                              batch_size, names=PROPERTIES)
+                              batch_size, names=CORE_PROPERTIES)
     return scores, correlations(scores)
 
 
@@ -132,8 +133,8 @@ class GenerationTest:
         return self.statistics()
 
     def record(self, case, code, group):
-        directions = np.stack([self.directions[prop, group] for prop in PROPERTIES])
-        scores, corr = test_code(self.generator, self.cnn, code, directions, self.device,
+        directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
+        scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
                                  self.batch_size)
         passed = passes(corr)
         if passed:
@@ -141,8 +142,8 @@ class GenerationTest:
             with atomic_write(self._path(f'passed_case_{case:04d}.png')) as tmp:
                 Image.fromarray(annotated_grid(images, scores)).save(tmp)
         self.results.append({'case': case, 'vector_no': 0, 'passed': 'O' if passed else 'X',
-                             'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in PROPERTIES},
-                             'sum_abs_corr': round(sum(abs(corr[p]) for p in PROPERTIES), 4)})
+                             'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in CORE_PROPERTIES},
+                             'sum_abs_corr': round(sum(abs(corr[p]) for p in CORE_PROPERTIES), 4)})
         self.codes.append(code)
 
     def passed(self):
@@ -164,8 +165,8 @@ class GenerationTest:
 
     def statistics(self):
         results = pd.DataFrame(self.results, columns=RESULT_COLUMNS)
-        row = {f'{p}_corr_mean': results[f'{p}_corr'].mean() for p in PROPERTIES}
-        row.update({f'{p}_abs_corr_mean': results[f'{p}_corr'].abs().mean() for p in PROPERTIES})
+        row = {f'{p}_corr_mean': results[f'{p}_corr'].mean() for p in CORE_PROPERTIES}
+        row.update({f'{p}_abs_corr_mean': results[f'{p}_corr'].abs().mean() for p in CORE_PROPERTIES})
         row.update({'tested': len(results), 'passed': self.passed(),
                     'passed_ratio': self.passed() / len(results) if len(results) else float('nan')})
         return pd.DataFrame([row]).round(4)

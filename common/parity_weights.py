@@ -1,7 +1,10 @@
-"""Deterministic weights for the forward-pass parity fixture (generator_parity_seed1.npz).
+"""The published checkpoints' formats, and deterministic stand-in weights in those formats.
 
-Every tensor is a function of its key alone, so the original implementation and this one can be
-given identical weights without sharing a file.
+`published_checkpoint_formats.json` lists every key and shape of each published file (a copy of
+the SPEC's reference). The stand-in weights fill them so that every tensor is a function of its key
+alone: the original implementation and this one can be given identical weights without sharing a
+file (the forward-pass parity fixture of the tests), and the benchmarks can run the published
+shapes without the published files.
 """
 import json
 import os
@@ -10,8 +13,7 @@ import zlib
 import numpy as np
 import torch
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
-FORMATS_PATH = os.path.join(FIXTURES, 'checkpoint_formats.json')
+FORMATS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'published_checkpoint_formats.json')
 # genforce's mapping layers scale their weights by lr multiplier 0.01 at run time.
 MAPPING_WEIGHT_SCALE = 100.0
 

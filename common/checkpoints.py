@@ -14,10 +14,10 @@ import pickle
 
 import torch
 
-from atomic_write import atomic_write
+from common.files import atomic_write
+from common.paths import MODELS_DIR
 
 FORMAT = 'ohlora-repro-checkpoint-1'
-MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models')
 
 _REPO_V1 = 'daebakgazua/250408_OhLoRA_StyleGAN_FineTuned'
 _REPO_V2 = 'daebakgazua/250502_OhLoRA_StyleGAN_FineTuned'

@@ -10,7 +10,7 @@ import os
 
 import pandas as pd
 
-from atomic_write import write_csv
+from common.files import write_csv
 
 
 @contextlib.contextmanager

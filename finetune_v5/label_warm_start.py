@@ -26,9 +26,8 @@ The label then starts as a control that is already right to first order, and the
 import numpy as np
 import torch
 
-from property_score_cnn.model import PROPERTY_NAMES
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from stylegan.generator import PixelNorm
-from stylegan.property_discriminator import CORE_PROPERTIES
 from vectorfind.latents import draw_codes, render_and_score
 from vectorfind.least_squares import conditional_moves, fit_property_directions
 

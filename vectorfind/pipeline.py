@@ -1,0 +1,274 @@
+"""StyleGAN-VectorFind-v6: find latent directions for eyes, mouth and pose, then test them.
+
+    python run_stylegan_vectorfind_v6.py                    # the embedded default world, CPU
+    python run_stylegan_vectorfind_v6.py --preset ohlora    # the published checkpoints, GPU
+
+Training phase: sample n codes (z 512 + 3 extra dims), generate and score them with the Property
+Score CNN, group them by hair colour, hair length and background mean (high/low against the
+medians of the CNN-derived all_scores table), and per group and property fit a direction:
+`--directions svm` (SPEC, and the `ohlora` preset) fits a linear SVM between the top and bottom
+`ratio` of scores and keeps its unit normal; `--directions least-squares` fits eyes, mouth and
+pose linearly on every sample and keeps, per property, the move that changes it and holds the
+other two. `--no-grouping` fits one direction per property over all samples. The `default`
+preset fits least squares over all samples, which on the default world reaches the targets that
+the SPEC's grouped SVMs (the `ohlora` preset) miss. Image generation test: move codes along the
+directions over a 50-image weight grid and check that the measured scores follow (SPEC:
+"StyleGAN-VectorFind-v6").
+
+Everything lands in --out-dir, and a re-run in the same folder reuses what is finished: samples,
+directions (unless --retrain), tested codes, and the converted v6 generator.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import torch
+
+from common.checkpoints import CheckpointError
+from common.files import write_csv, write_json
+from common.paths import in_repo
+from common.properties import CORE_PROPERTIES
+from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
+                             new_parser, parse_settings)
+from property_score_cnn import load_property_score_cnn
+from stylegan import convert_v1_to_v6, load_generator, save_generator
+from stylegan.latent_codes import read_latent_codes
+from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_directions, load_direction,
+                                   save_direction, selections, tsne_plots, vector_path)
+from vectorfind.generation_testing import GenerationTest
+from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
+from vectorfind.latents import PRECISIONS, inference_precision
+from vectorfind.sampling import iter_chunks, sample_and_score
+
+V6_FILE = 'stylegan_gen_vector_find_v6.pth'
+REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
+
+
+@dataclass
+class VectorFindSettings:
+    """Everything a run depends on. The defaults are the `default` preset: the committed models of
+    the synthetic face world, sized for a 2-core CPU (at most 600 codes tested where the SPEC
+    tries 2,400; batches of the size that runs fastest there) and least-squares directions over
+    all samples, which meet the targets on this world where the SPEC's grouped SVMs do not
+    (docs/vectorfind.md)."""
+    preset: str = 'default'
+    generator: str = in_repo('models', 'default', 'base_generator.pth')
+    cnn: str = in_repo('models', 'default', 'property_score_cnn.pth')
+    scores_table: str = in_repo('models', 'default', 'all_scores_v2_cnn.csv')
+    n: int = 8000
+    ratio: float = 0.15
+    num_pass: int = 80
+    max_tries: int = 600
+    batch_size: int = 10
+    chunk_size: int = 2000
+    latents: Optional[str] = None
+    group_names: Optional[str] = None
+    grouping: bool = False
+    directions: str = 'least-squares'
+    no_tsne: bool = False
+    retrain: bool = False
+    seed: int = 0
+    device: str = field(default_factory=default_device)
+    precision: str = 'float32'
+    out_dir: str = in_repo('outputs', 'vectorfind_v6')
+
+    def __post_init__(self):
+        if not 0 < self.ratio <= 0.5:
+            raise ValueError(f'--ratio must be in (0, 0.5], got {self.ratio}')
+        if self.directions not in REPORTS:
+            raise ValueError(f'--directions {self.directions!r}: expected one of {sorted(REPORTS)}')
+
+
+# What each preset changes in the defaults. `ohlora`: the published checkpoints and numbers
+# (SPEC), for a GPU.
+PRESETS = {
+    'default': {},
+    'ohlora': dict(generator=in_repo('models', 'stylegan_gen_fine_tuned_v1.pth'),
+                   cnn=in_repo('models', 'stylegan_gen_fine_tuned_v2_cnn.pth'),
+                   scores_table=in_repo('models', 'all_scores_v2_cnn.csv'),
+                   n=500_000, max_tries=2400, batch_size=250, chunk_size=20_000,
+                   directions='svm', grouping=True),
+}
+
+
+def v6_generator(settings):
+    """The v6 generator of this run: the one saved in --out-dir by an earlier run, else the
+    published v6 file beside the v1 file, else the v1 generator converted (label embedding
+    re-drawn with --seed) and saved to --out-dir, as the original does."""
+    saved = os.path.join(settings.out_dir, V6_FILE)
+    published = os.path.join(os.path.dirname(settings.generator), V6_FILE)
+    for path in (saved, published):
+        if os.path.exists(path):
+            print(f'v6 generator: {path}')
+            return load_generator(path, 'v6')
+    generator = convert_v1_to_v6(load_generator(settings.generator, 'v1'), seed=settings.seed)
+    save_generator(generator, saved)
+    print(f'v6 generator: {settings.generator} converted, saved to {saved}')
+    return generator
+
+
+def training_phase(generator, cnn, medians, settings):
+    """Directions {(property, group): unit vector [515]}, fitted or read back, and whether they
+    were fitted in this run."""
+    group_list = list(GROUP_NAMES) if settings.grouping else [ALL_SAMPLES]
+    code_dim = generator.z_dim + generator.label_dim
+    paths = {(p, g): vector_path(settings.out_dir, p, g) for p in CORE_PROPERTIES for g in group_list}
+    if not settings.retrain and all(os.path.exists(path) for path in paths.values()):
+        if not os.path.exists(os.path.join(settings.out_dir, REPORTS[settings.directions])):
+            raise ValueError(f'the directions in {settings.out_dir} were not fitted with --directions'
+                             f' {settings.directions}; add --retrain or use another --out-dir')
+        print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
+        return {key: load_direction(path, code_dim)[0] for key, path in paths.items()}, False
+
+    with inference_precision(settings.device, settings.precision):
+        sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.device,
+                         settings.batch_size, settings.chunk_size)
+    scores = np.concatenate([s for _, s in iter_chunks(settings.out_dir, settings.n, settings.chunk_size)])
+    groups = group_names(scores, medians) if settings.grouping else np.full(len(scores), ALL_SAMPLES)
+    chosen, sparse = selections(scores, groups, group_list, settings.ratio)
+    if sparse:
+        # A group with too few samples borrows the direction fitted over every sample.
+        print(f'groups {sparse} have fewer than {MIN_GROUP} samples (raise --n);'
+              f' they use the direction fitted over all samples')
+        chosen.update(selections(scores, np.full(len(scores), ALL_SAMPLES), [ALL_SAMPLES], settings.ratio)[0])
+    needed = np.unique(np.concatenate([np.concatenate(pair) for pair in chosen.values()]))
+    kept = gather_codes(settings, needed)
+
+    def codes_of(index):
+        return kept[np.searchsorted(needed, index)]
+
+    if settings.directions == 'svm':
+        directions, report = fit_directions(codes_of, chosen, settings.seed)
+        directions.update({(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in sparse})
+    else:
+        def group_of(chunk_scores):
+            return (group_names(chunk_scores, medians) if settings.grouping
+                    else np.full(len(chunk_scores), ALL_SAMPLES))
+        directions, report = least_squares_directions(
+            iter_chunks(settings.out_dir, settings.n, settings.chunk_size), group_of, group_list)
+    for key, path in paths.items():
+        save_direction(directions[key], path)
+    for method, name in REPORTS.items():  # the report says which method made the directions
+        if method != settings.directions and os.path.exists(os.path.join(settings.out_dir, name)):
+            os.remove(os.path.join(settings.out_dir, name))
+    write_csv(os.path.join(settings.out_dir, REPORTS[settings.directions]), report)
+    quality = 'valid_accuracy' if settings.directions == 'svm' else 'r2'
+    print(report.pivot(index='group', columns='property', values=quality).to_string())
+    if not settings.no_tsne:
+        tsne_plots(chosen, codes_of, settings.out_dir, settings.seed)
+    return directions, True
+
+
+def gather_codes(settings, wanted):
+    """Codes of the sorted sample indices `wanted`, read chunk by chunk."""
+    parts, start = [], 0
+    for codes, _ in iter_chunks(settings.out_dir, settings.n, settings.chunk_size):
+        inside = wanted[(wanted >= start) & (wanted < start + len(codes))]
+        parts.append(codes[inside - start])
+        start += len(codes)
+    return np.concatenate(parts)
+
+
+def given_codes(settings, code_dim):
+    if not settings.latents:
+        return None, None
+    codes = read_latent_codes(settings.latents, code_dim)
+    if not settings.group_names:
+        return codes, None
+    groups = pd.read_csv(settings.group_names)
+    if 'group_name' not in groups.columns or len(groups) != len(codes):
+        raise ValueError(f'{settings.group_names}: expected a group_name column with one row per code'
+                         f' of {settings.latents} ({len(codes)} rows)')
+    return codes, list(groups.group_name.astype(str))
+
+
+def check_precision_of_earlier_run(settings):
+    """A run reuses what an earlier one in --out-dir finished, which must share its arithmetic."""
+    path = os.path.join(settings.out_dir, 'config.json')
+    if os.path.exists(path):
+        with open(path) as f:
+            earlier = json.load(f).get('precision', 'float32')
+        if earlier != settings.precision:
+            raise ValueError(f'{path}: the run in {settings.out_dir} used --precision {earlier};'
+                             f' continue it with that, or use another --out-dir')
+
+
+def run(settings):
+    torch.manual_seed(settings.seed)
+    os.makedirs(settings.out_dir, exist_ok=True)
+    check_precision_of_earlier_run(settings)
+    write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
+    started = time.time()
+    generator = v6_generator(settings).to(settings.device)
+    cnn = load_property_score_cnn(settings.cnn).to(settings.device).eval()
+    medians = medians_from_table(settings.scores_table)
+    directions, fitted = training_phase(generator, cnn, medians, settings)
+    if not settings.grouping:
+        directions = {(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in GROUP_NAMES}
+    codes, groups = given_codes(settings, generator.z_dim + generator.label_dim)
+    test = GenerationTest(generator, cnn, directions, medians,
+                          os.path.join(settings.out_dir, 'image_generation_report'), settings.device, settings.seed,
+                          settings.batch_size, fresh=fitted)
+    with inference_precision(settings.device, settings.precision):
+        statistics = test.run(settings.num_pass, settings.max_tries, codes, groups)
+    print(statistics.to_string(index=False))
+    print(f'\ndone in {time.time() - started:.0f} s; everything is in {settings.out_dir}:\n'
+          f'  property_score_vectors/  the directions, one CSV per property and group\n'
+          f'  {REPORTS[settings.directions]:<24} the fit per group and property\n'
+          f'  tsne/                    t-SNE plots of the selected codes\n'
+          f'  image_generation_report/ test_result.csv, test_statistics.csv, latent codes,'
+          f' grids of passing codes\n'
+          f'  {V6_FILE}  the v6 generator used\n'
+          f'  config.json              the settings of this run')
+    return statistics
+
+
+def parse_args(argv=None):
+    """The run's settings from the command line (flags over the preset over the defaults)."""
+    parser = new_parser(__doc__)
+    parser.add_argument('--preset', choices=sorted(PRESETS), help='default (the embedded world) or'
+                        ' ohlora (the published checkpoints in models/)')
+    parser.add_argument('--generator', help='v1 generator file (a v6 file beside it is preferred)')
+    parser.add_argument('--cnn', help='Property Score CNN file')
+    parser.add_argument('--scores-table', help='CNN-derived all_scores table (group medians)')
+    parser.add_argument('--n', type=int, help='latent codes sampled for the directions')
+    parser.add_argument('--ratio', type=float, help='share of highest and lowest scores per group')
+    parser.add_argument('--num-pass', type=int, help='stop testing after this many passing codes')
+    parser.add_argument('--max-tries', type=int, help='stop testing after this many codes')
+    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--chunk-size', type=int, help='samples per file on disk')
+    parser.add_argument('--latents', help='CSV of codes to test instead of random ones')
+    parser.add_argument('--group-names', help='CSV with a group_name column, one per --latents row')
+    parser.add_argument('--grouping', action=argparse.BooleanOptionalAction,
+                        help='one direction per group and property (the ohlora preset), or with'
+                             ' --no-grouping one per property over all samples (the default preset)')
+    parser.add_argument('--directions', choices=sorted(REPORTS),
+                        help='svm (SPEC: top vs bottom ratio per group; the ohlora preset) or'
+                             ' least-squares (every sample; each direction holds the other two'
+                             ' properties; the default preset)')
+    parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
+    parser.add_argument('--retrain', action='store_true', help='fit the directions again')
+    add_seed_and_device(parser)
+    parser.add_argument('--precision', choices=PRECISIONS,
+                        help='float32 (the default) or bfloat16: faster on CPUs with AVX512-BF16'
+                             ' or AMX (docs/performance.md), scores a few hundredths of a z unit off')
+    add_out_dir(parser, 'where everything lands (default: outputs/vectorfind_v6 in the repository)')
+    return parse_settings(parser, argv, VectorFindSettings, PRESETS)
+
+
+def main(argv=None):
+    settings = parse_args(argv)
+    try:
+        return run(settings)
+    except (CheckpointError, FileNotFoundError, ValueError, KeyError) as error:
+        sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+    main()
