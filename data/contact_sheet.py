@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 from PIL import Image
 
-from common.files import atomic_write
+from common.images import contact_sheet, save_png
 from common.paths import in_repo
 from data.face_world import IMAGE_SIZE, render_faces
 
@@ -17,14 +17,12 @@ CLASS_COLOURS = np.array([
     [240, 120, 200], [220, 40, 60], [120, 0, 30], [255, 110, 110], [250, 220, 60]], np.uint8)
 
 
-def contact_sheet(n, seed, columns=8):
+def faces_and_label_maps(n, seed, columns=8):
     """An RGB uint8 grid: each cell is a face and its colourised label map, side by side."""
     images, label_maps, _ = render_faces(n, seed)
-    cells = [np.concatenate([image, _colourised(labels)], axis=1) for image, labels in zip(images, label_maps)]
-    blank = np.zeros_like(cells[0])
-    cells += [blank] * (-len(cells) % columns)
-    rows = [np.concatenate(cells[i:i + columns], axis=1) for i in range(0, len(cells), columns)]
-    return np.concatenate(rows, axis=0)
+    cells = np.stack([np.concatenate([image, _colourised(labels)], axis=1)
+                      for image, labels in zip(images, label_maps)])
+    return contact_sheet(cells, columns, fill=0)
 
 
 def _colourised(labels):
@@ -39,9 +37,8 @@ def main(argv=None):
     parser.add_argument('--columns', type=int, default=4, help='faces per row')
     parser.add_argument('--out', default=in_repo('docs', 'face_world.png'))
     args = parser.parse_args(argv)
-    sheet = contact_sheet(args.n, args.seed, args.columns)
-    with atomic_write(args.out) as tmp:
-        Image.fromarray(sheet).save(tmp)
+    sheet = faces_and_label_maps(args.n, args.seed, args.columns)
+    save_png(sheet, args.out)
     print(f'wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})')
 
 
