@@ -23,13 +23,12 @@ properties in z: attributes of a GAN's latent space are close to linear (InterFa
 The label then starts as a control that is already right to first order, and the fine-tuning
 (property loss, discriminator) has to correct only what the linear picture misses.
 """
-import numpy as np
 import torch
 
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from stylegan.generator import PixelNorm
 from vectorfind.latents import draw_codes, render_and_score
-from vectorfind.least_squares import conditional_moves, fit_property_directions
+from vectorfind.least_squares import conditional_moves, fit_property_directions, hold_targets
 
 WARM_START_PURPOSE = 2  # a block of draw_codes of its own, apart from VectorFind's
 
@@ -43,12 +42,6 @@ def label_columns(z_columns, directions, gram, targets):
                          f' {len(directions)} rows')
     move = conditional_moves(directions, gram, targets)  # [D, L]: the move of x per unit of label
     return z_columns.double() @ torch.from_numpy(move).to(z_columns.device)
-
-
-def label_targets():
-    """T [7, 3]: each label entry (eyes, mouth, pose) moves its own property by one unit and
-    every other property of the CNN by none."""
-    return np.eye(len(PROPERTY_NAMES))[:, [PROPERTY_NAMES.index(name) for name in CORE_PROPERTIES]]
 
 
 def warm_start_label(generator, cnn, samples, seed, device, batch_size=16):
@@ -68,5 +61,6 @@ def warm_start_label(generator, cnn, samples, seed, device, batch_size=16):
         # One run-time scale serves all columns, so the stored values combine directly. The
         # in-place write bumps the weight's version, which drops the cached per-label w averages.
         weight = dense0.weight
-        weight[:, generator.z_dim:] = label_columns(weight[:, :generator.z_dim], directions, gram, label_targets()).to(weight.dtype)
+        columns = label_columns(weight[:, :generator.z_dim], directions, gram, hold_targets('all')[1])
+        weight[:, generator.z_dim:] = columns.to(weight.dtype)
     return dict(zip(PROPERTY_NAMES, r2.round(4).tolist()))

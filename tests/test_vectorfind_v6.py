@@ -6,17 +6,18 @@ import pandas as pd
 import pytest
 import torch
 
-from vectorfind import pipeline as v6
-import vectorfind.sampling
 import vectorfind.generation_testing
+import vectorfind.sampling
 from linear_scores import LinearScores
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from segmentation.score_table import all_scores_table, write_score_table
 from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from vectorfind import pipeline as v6
 from vectorfind.directions import load_direction, save_direction
 from vectorfind.generation_testing import THRESHOLDS, weight_grid
-from vectorfind.latents import draw_codes, render_and_score
+from vectorfind.latents import draw_codes, render, render_and_score
 from vectorfind.least_squares import conditional_moves, fit_property_directions
+from vectorfind.spaces import LatentSpace
 
 
 @pytest.fixture(scope='module')
@@ -81,8 +82,12 @@ def test_whole_pipeline_writes_every_output(models, tmp_path):
             assert vector.shape == (1, 515) and np.linalg.norm(vector) == pytest.approx(1, abs=1e-5)
     report = tmp_path / 'image_generation_report'
     results = pd.read_csv(report / 'test_result.csv')
+    # The original's columns, then each property's leakage.
     assert list(results.columns) == ['case', 'vector_no', 'passed', 'group_name', 'eyes_corr',
-                                     'mouth_corr', 'pose_corr', 'sum_abs_corr']
+                                     'mouth_corr', 'pose_corr', 'sum_abs_corr', 'eyes_leakage',
+                                     'mouth_leakage', 'pose_leakage']
+    assert (results[['eyes_leakage', 'mouth_leakage', 'pose_leakage']] >= 0).all().all()
+    assert {'eyes_leakage_median', 'passed_by_corr'} <= set(statistics.columns)
     assert len(results) == 3 and int(statistics.tested[0]) == 3
     assert pd.read_csv(report / 'latent_codes_all.csv').shape == (3, 515)
     report_table = pd.read_csv(tmp_path / 'svm_report.csv')
@@ -93,16 +98,16 @@ def test_whole_pipeline_writes_every_output(models, tmp_path):
     assert os.path.exists(tmp_path / 'config.json')
 
 
-def interrupt_after(monkeypatch, module, calls):
-    """Make `module.render_and_score` fail after `calls` calls, as a killed run would stop."""
-    real, count = module.render_and_score, {'n': 0}
+def interrupt_after(monkeypatch, module, calls, name='render_and_score'):
+    """Make `module.<name>` fail after `calls` calls, as a killed run would stop."""
+    real, count = getattr(module, name), {'n': 0}
 
     def failing(*args, **kwargs):
         count['n'] += 1
         if count['n'] > calls:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
-    monkeypatch.setattr(module, 'render_and_score', failing)
+    monkeypatch.setattr(module, name, failing)
 
 
 def test_interrupted_stages_resume_to_the_same_result(models, tmp_path, monkeypatch):
@@ -114,7 +119,7 @@ def test_interrupted_stages_resume_to_the_same_result(models, tmp_path, monkeypa
             v6.run(args_for(models, resumed, '--no-tsne'))
     assert sorted(os.listdir(resumed / 'samples')) == ['chunk_00000.npz', 'chunk_00001.npz']
     with monkeypatch.context() as patch:
-        interrupt_after(patch, vectorfind.generation_testing, 3)  # killed during the second code
+        interrupt_after(patch, vectorfind.generation_testing, 1, 'score_code_edits')  # during the second code
         with pytest.raises(KeyboardInterrupt):
             v6.run(args_for(models, resumed, '--no-tsne'))
     assert len(pd.read_csv(resumed / 'image_generation_report' / 'test_result.csv')) == 1
@@ -209,3 +214,44 @@ def test_bfloat16_scores_follow_float32_and_a_run_keeps_its_precision(models, tm
     np.testing.assert_allclose(rounded, exact, rtol=0.02, atol=1e-3 * np.abs(exact).max())
     with pytest.raises(ValueError, match='used --precision bfloat16; continue it with that'):
         v6.run(args_for(models, tmp_path / 'bfloat16', '--no-tsne', '--max-tries', '1'))
+
+
+def test_w_directions_are_saved_read_back_and_resumed(models, tmp_path, monkeypatch):
+    """--space w: one unit direction of w_dim per property and group, in files named as v7's;
+    a run killed during the test resumes to the same results."""
+    args = ('--no-tsne', '--space', 'w', '--max-tries', '3')
+    v6.run(args_for(models, tmp_path / 'straight', *args))
+    for group in ('hhh', 'lll'):
+        vector = load_direction(tmp_path / 'straight' / 'property_score_vectors' / f'pose_change_w_vector_{group}.csv', 32)
+        assert vector.shape == (1, 32) and np.linalg.norm(vector) == pytest.approx(1, abs=1e-5)
+    with monkeypatch.context() as patch:
+        interrupt_after(patch, vectorfind.generation_testing, 1, 'score_code_edits')
+        with pytest.raises(KeyboardInterrupt):
+            v6.run(args_for(models, tmp_path / 'resumed', *args))
+    v6.run(args_for(models, tmp_path / 'resumed', *args))
+    for name in ('test_result.csv', 'latent_codes_all.csv'):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / 'straight' / 'image_generation_report' / name),
+                                      pd.read_csv(tmp_path / 'resumed' / 'image_generation_report' / name))
+
+
+def test_a_w_edit_renders_through_truncation_psi_1_and_only_on_its_layers():
+    generator = convert_v1_to_v6(Generator(preset('tiny')).eval())
+    code = draw_codes(1, 515, seed=3, purpose=1, block=0)[0]
+    directions = np.random.default_rng(0).standard_normal((3, 32)).astype(np.float32)
+    unedited = LatentSpace('w').edit(generator, code, np.zeros((1, 3)), directions, 'cpu')
+    np.testing.assert_array_equal(LatentSpace('w').render(generator, unedited, 'cpu').numpy(),
+                                  render(generator, code[None], 'cpu').numpy())
+    space = LatentSpace('w', {'eyes': (2, 4)})
+    styles = space.edit(generator, code, np.array([[1.0, 0.0, 0.0]]), directions, 'cpu')
+    moved = (styles - unedited).abs().amax(dim=2)[0]
+    assert (moved[2:4] > 0).all() and (moved[:2] == 0).all() and (moved[4:] == 0).all()
+    with pytest.raises(ValueError, match='synthesis layers'):
+        LatentSpace('w', {'pose': (0, 99)}).check(generator)
+    with pytest.raises(ValueError, match='need --space w'):
+        LatentSpace('z', {'pose': (0, 2)})
+
+
+def test_max_leakage_makes_passing_harder_and_the_report_counts_both(models, tmp_path):
+    v6.run(args_for(models, tmp_path, '--no-tsne', '--max-tries', '3', '--max-leakage', '0.000001'))
+    statistics = pd.read_csv(tmp_path / 'image_generation_report' / 'test_statistics.csv')
+    assert int(statistics.passed[0]) == 0 and 'passed_by_corr' in statistics.columns

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from common.files import atomic_write
 from common.properties import CORE_PROPERTIES
 from vectorfind.groups import ALL_SAMPLES, property_column
-from vectorfind.least_squares import LeastSquares, conditional_moves, stands_out_of_noise
+from vectorfind.least_squares import LeastSquares, conditional_moves, hold_targets, stands_out_of_noise
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
@@ -87,13 +87,15 @@ def fit_directions(codes_of, chosen, seed):
     return directions, pd.DataFrame(report)
 
 
-def least_squares_directions(chunks, group_of, group_list):
+def least_squares_directions(chunks, group_of, group_list, hold='core'):
     """Directions {(property, group): unit vector} from a least-squares fit per group, streamed
-    over `chunks` of (codes, scores [N, 7]); `group_of(scores)` names each row's group. A group
-    whose own fit cannot tell the properties apart (too few samples for a fit of its dimension,
-    or directions lost in the fit's noise) borrows the fit over all samples. Also returns a report
-    table (samples and adjusted R^2 per group and property)."""
-    columns = [property_column(prop) for prop in CORE_PROPERTIES]
+    over `chunks` of (codes, scores [N, 7]); `group_of(scores)` names each row's group; each
+    direction holds the scores `hold` names (`least_squares.hold_targets`). A group whose own fit
+    cannot tell the properties apart (too few samples for a fit of its dimension, or directions
+    lost in the fit's noise) borrows the fit over all samples. Also returns a report table
+    (samples and adjusted R^2 per group and steered property)."""
+    columns, targets = hold_targets(hold)
+    own_column = [columns.index(property_column(prop)) for prop in CORE_PROPERTIES]
     fits = {group: LeastSquares() for group in (*group_list, ALL_SAMPLES)}
     for codes, scores in chunks:
         groups = group_of(scores)
@@ -102,9 +104,9 @@ def least_squares_directions(chunks, group_of, group_list):
             if group != ALL_SAMPLES and (groups == group).any():
                 fits[group].add(codes[groups == group], scores[groups == group][:, columns])
     directions, report = {}, []
-    everyone = unit_moves(fits[ALL_SAMPLES])
+    everyone = unit_moves(fits[ALL_SAMPLES], targets)
     for group in group_list:
-        own = everyone if group == ALL_SAMPLES else unit_moves(fits[group])
+        own = everyone if group == ALL_SAMPLES else unit_moves(fits[group], targets)
         borrowed = own is None
         if everyone is None and borrowed:
             raise ValueError(f'a least-squares fit over all {fits[ALL_SAMPLES].n} samples cannot tell'
@@ -115,24 +117,25 @@ def least_squares_directions(chunks, group_of, group_list):
             directions[prop, group] = moves[:, k].astype(np.float32)
             report.append({'property': prop, 'group': group,
                            'n': fits[ALL_SAMPLES if borrowed else group].n,
-                           'r2': round(float(r2[k]), 4), 'borrowed_from_all': borrowed})
+                           'r2': round(float(r2[own_column[k]]), 4), 'borrowed_from_all': borrowed})
     return directions, pd.DataFrame(report)
 
 
-def unit_moves(fit):
-    """(unit moves [D, P], each changing its property and holding the others; adjusted R^2 [P])
-    of one fit, or None where the fit cannot tell the properties apart."""
+def unit_moves(fit, targets):
+    """(unit moves [D, 3], one per column of `targets` [P, 3]; adjusted R^2 [P]) of one fit of P
+    scores, or None where the fit cannot tell the scores apart."""
     if not fit.solvable:
         return None
     slopes, gram, r2 = fit.solve()
     if not stands_out_of_noise(gram):
         return None
-    moves = conditional_moves(slopes, gram, np.eye(len(CORE_PROPERTIES)))
+    moves = conditional_moves(slopes, gram, targets)
     return moves / np.linalg.norm(moves, axis=0), r2
 
 
-def vector_path(out_dir, prop, group):
-    return os.path.join(out_dir, 'property_score_vectors', f'{prop}_change_z_vector_{group}.csv')
+def vector_path(out_dir, prop, group, space='z'):
+    """The original's name of a direction file: `{prop}_change_{z|w}_vector_{group}.csv`."""
+    return os.path.join(out_dir, 'property_score_vectors', f'{prop}_change_{space}_vector_{group}.csv')
 
 
 def save_direction(vectors, path):

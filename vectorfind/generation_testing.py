@@ -4,39 +4,40 @@ measured scores, each by itself?
 For one code, 50 images: the code plus eyes_w * eyes_dir + mouth_w * mouth_dir + pose_w * pose_dir
 over the weight grid below; the Property Score CNN scores them, and per property the correlation
 between intended weight and measured score is taken. A code passes when |corr| reaches the
-threshold for all three properties.
+threshold for all three properties (SPEC). Beside it, each property's leakage into the other
+six scores (`common/leakage.py`) is recorded, and with `max_leakage` a code must also keep every
+leakage at or under it to pass.
 """
 import os
 
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from common.files import atomic_write
 from common.images import to_uint8
-from common.properties import CORE_PROPERTIES
+from common.leakage import leakage
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from vectorfind.groups import group_names
-from vectorfind.latents import TESTING, draw_codes, render, render_and_score
+from vectorfind.latents import TESTING, draw_codes, render_and_score
+from vectorfind.spaces import LatentSpace
 
 EYES_WEIGHTS = (-1.2, 1.8)
 MOUTH_WEIGHTS = (-2.4, -1.2, 0.0, 1.2, 2.4)
 POSE_WEIGHTS = (-1.8, -1.2, -0.6, 0.0, 0.6)
 THRESHOLDS = {'eyes': 0.75, 'mouth': 0.77, 'pose': 0.80}
 SAVE_EVERY = 25
+CORE_COLUMNS = [PROPERTY_NAMES.index(prop) for prop in CORE_PROPERTIES]
 RESULT_COLUMNS = ('case', 'vector_no', 'passed', 'group_name', 'eyes_corr', 'mouth_corr',
-                  'pose_corr', 'sum_abs_corr')
+                  'pose_corr', 'sum_abs_corr', 'eyes_leakage', 'mouth_leakage', 'pose_leakage')
 
 
 def weight_grid():
     """[50, 3] (eyes, mouth, pose) weights, in the original's order: mouth, then eyes, then pose."""
     return np.array([(e, m, p) for m in MOUTH_WEIGHTS for e in EYES_WEIGHTS for p in POSE_WEIGHTS],
                     dtype=np.float32)
-
-
-def edited_codes(code, directions):
-    """The 50 codes of the test: code [D] moved by the grid along directions [3, D]."""
-    return code[None, :] + weight_grid() @ directions
 
 
 def correlations(scores):
@@ -50,15 +51,27 @@ def correlations(scores):
     return out
 
 
-def passes(corr):
+def passes_by_corr(corr):
+    """The SPEC's criterion: |corr| at least the threshold of each property."""
     return all(abs(corr[prop]) >= THRESHOLDS[prop] for prop in CORE_PROPERTIES)
 
 
-def score_code_edits(generator, cnn, code, directions, device, batch_size=10):
-    """Scores [50, 3] (eyes, mouth, pose) and correlations of one code's test."""
-    scores = render_and_score(generator, cnn, edited_codes(code, directions), device,
-                              batch_size, names=CORE_PROPERTIES)
-    return scores, correlations(scores)
+def passes(corr, leaks, max_leakage=None):
+    """The SPEC's criterion, and with `max_leakage` every property's leakage at most that too."""
+    return passes_by_corr(corr) and (max_leakage is None
+                                     or all(leaks[prop] <= max_leakage for prop in CORE_PROPERTIES))
+
+
+@torch.inference_mode()
+def score_code_edits(generator, cnn, code, directions, device, batch_size=10, space=LatentSpace()):
+    """Scores [50, 7] (all of the CNN's) and the correlations of eyes, mouth and pose with their
+    intended weights, for one code's test: the code edited over the grid along `directions`
+    [3, dim] in `space`, rendered and scored straight from the generator's float output."""
+    edited = space.edit(generator, code, weight_grid(), directions, device)
+    scores = torch.cat([cnn.score(space.render(generator, edited[i:i + batch_size], device),
+                                  PROPERTY_NAMES).float().cpu()
+                        for i in range(0, len(edited), batch_size)]).numpy()
+    return scores, correlations(scores[:, CORE_COLUMNS])
 
 
 def annotated_grid(images, scores, columns=10, tile=96):
@@ -78,12 +91,14 @@ def annotated_grid(images, scores, columns=10, tile=96):
 
 class GenerationTest:
     """Tests codes one after another, resuming from `test_result.csv` in `report_dir` unless the
-    directions are `fresh` (fitted anew, so that earlier results no longer hold)."""
+    directions are `fresh` (fitted anew, so that earlier results no longer hold). `score_std` [7]
+    is the spread of each CNN score over random samples of the generator, leakage's unit."""
 
     def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size,
-                 fresh=False):
+                 score_std, fresh=False, max_leakage=None, space=LatentSpace()):
         self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
-        self.batch_size = batch_size
+        self.space = space
+        self.batch_size, self.score_std, self.max_leakage = batch_size, score_std, max_leakage
         self.directions, self.medians, self.report_dir = directions, medians, report_dir
         self.code_dim = generator.z_dim + generator.label_dim
         os.makedirs(report_dir, exist_ok=True)
@@ -135,15 +150,19 @@ class GenerationTest:
     def record(self, case, code, group):
         directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
         scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
-                                 self.batch_size)
-        passed = passes(corr)
+                                        self.batch_size, self.space)
+        leaks = {prop: worst for prop, (worst, _) in
+                 leakage(weight_grid(), scores, self.score_std).items()}
+        passed = passes(corr, leaks, self.max_leakage)
         if passed:
-            images = to_uint8(render(self.generator, edited_codes(code, directions), self.device))
+            edited = self.space.edit(self.generator, code, weight_grid(), directions, self.device)
+            images = to_uint8(self.space.render(self.generator, edited, self.device))
             with atomic_write(self._path(f'passed_case_{case:04d}.png')) as tmp:
-                Image.fromarray(annotated_grid(images, scores)).save(tmp)
+                Image.fromarray(annotated_grid(images, scores[:, CORE_COLUMNS])).save(tmp)
         self.results.append({'case': case, 'vector_no': 0, 'passed': 'O' if passed else 'X',
                              'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in CORE_PROPERTIES},
-                             'sum_abs_corr': round(sum(abs(corr[p]) for p in CORE_PROPERTIES), 4)})
+                             'sum_abs_corr': round(sum(abs(corr[p]) for p in CORE_PROPERTIES), 4),
+                             **{f'{p}_leakage': round(leaks[p], 4) for p in CORE_PROPERTIES}})
         self.codes.append(code)
 
     def passed(self):
@@ -169,4 +188,8 @@ class GenerationTest:
         row.update({f'{p}_abs_corr_mean': results[f'{p}_corr'].abs().mean() for p in CORE_PROPERTIES})
         row.update({'tested': len(results), 'passed': self.passed(),
                     'passed_ratio': self.passed() / len(results) if len(results) else float('nan')})
+        # After the SPEC's columns: leakage, and how many passed by correlation alone.
+        row.update({f'{p}_leakage_median': results[f'{p}_leakage'].median() for p in CORE_PROPERTIES})
+        row['passed_by_corr'] = sum(passes_by_corr({p: result[f'{p}_corr'] for p in CORE_PROPERTIES})
+                                    for result in self.results)
         return pd.DataFrame([row]).round(4)

@@ -16,6 +16,10 @@ be in memory at once.
 """
 import numpy as np
 
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+
+HOLDS = ('core', 'all')
+
 
 class LeastSquares:
     """Running sums of a linear fit of scores [N, P] on x [N, D] with an intercept."""
@@ -89,3 +93,17 @@ def stands_out_of_noise(gram):
     """Whether a fit's noise-corrected Gram matrix [P, P] is positive definite: its directions
     are told apart from one another and from the noise, so moves can be solved for."""
     return bool(np.linalg.eigvalsh(gram).min() > 0)
+
+
+def hold_targets(hold):
+    """(score columns a fit takes, targets T [len(columns), 3]) for moves of eyes, mouth and pose
+    that hold `hold`: 'core', the other two of them (InterFaceGAN's conditional manipulation of the
+    steered properties), or 'all', every other score of the Property Score CNN (hair colour and
+    length, background mean and spread too). Each move changes its own score by one unit and the
+    held ones by none."""
+    if hold not in HOLDS:
+        raise ValueError(f'hold {hold!r}: expected one of {HOLDS}')
+    names = CORE_PROPERTIES if hold == 'core' else PROPERTY_NAMES
+    columns = [PROPERTY_NAMES.index(name) for name in names]
+    targets = np.array([[float(name == prop) for prop in CORE_PROPERTIES] for name in names])
+    return columns, targets

@@ -33,7 +33,7 @@ import torch
 from common.checkpoints import CheckpointError
 from common.files import write_csv, write_json
 from common.paths import in_repo
-from common.properties import CORE_PROPERTIES
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from property_score_cnn import load_property_score_cnn
@@ -44,9 +44,12 @@ from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_dire
 from vectorfind.generation_testing import GenerationTest
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
 from vectorfind.latents import PRECISIONS, inference_precision
+from vectorfind.least_squares import HOLDS
 from vectorfind.sampling import iter_chunks, sample_and_score
+from vectorfind.spaces import SPACES, LatentSpace, parse_layers
 
 V6_FILE = 'stylegan_gen_vector_find_v6.pth'
+SPREAD_FILE = 'score_spread.csv'
 REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
 
 
@@ -76,17 +79,27 @@ class VectorFindSettings:
     seed: int = 0
     device: str = field(default_factory=default_device)
     precision: str = 'float32'
+    max_leakage: Optional[float] = None
+    space: str = 'z'
+    layers: Optional[str] = None
+    hold: str = 'core'
     out_dir: str = in_repo('outputs', 'vectorfind_v6')
 
     def __post_init__(self):
         if not 0 < self.ratio <= 0.5:
             raise ValueError(f'--ratio must be in (0, 0.5], got {self.ratio}')
+        if self.max_leakage is not None and not self.max_leakage > 0:
+            raise ValueError(f'--max-leakage must be a positive number, got {self.max_leakage}')
+        if self.hold not in HOLDS:
+            raise ValueError(f'--hold {self.hold!r}: expected one of {HOLDS}')
+        LatentSpace(self.space, parse_layers(self.layers))  # refuses a bad space or layer range
         if self.directions not in REPORTS:
             raise ValueError(f'--directions {self.directions!r}: expected one of {sorted(REPORTS)}')
 
 
-# What each preset changes in the defaults. `ohlora`: the published checkpoints and numbers
-# (SPEC), for a GPU.
+# What each preset changes in the defaults. `ohlora`: the published checkpoints and numbers of
+# v6 (SPEC), for a GPU; `ohlora_v7`: the published v7, its directions in w (n 80,000, the top and
+# bottom 20% of each group, the share its README found best).
 PRESETS = {
     'default': {},
     'ohlora': dict(generator=in_repo('models', 'stylegan_gen_fine_tuned_v1.pth'),
@@ -95,6 +108,7 @@ PRESETS = {
                    n=500_000, max_tries=2400, batch_size=250, chunk_size=20_000,
                    directions='svm', grouping=True),
 }
+PRESETS['ohlora_v7'] = dict(PRESETS['ohlora'], space='w', n=80_000, ratio=0.2)
 
 
 def v6_generator(settings):
@@ -114,17 +128,19 @@ def v6_generator(settings):
 
 
 def training_phase(generator, cnn, medians, settings):
-    """Directions {(property, group): unit vector [515]}, fitted or read back, and whether they
-    were fitted in this run."""
+    """Directions {(property, group): unit vector [dim of the space]}, fitted or read back, and
+    whether they were fitted in this run."""
+    space = latent_space(settings)
     group_list = list(GROUP_NAMES) if settings.grouping else [ALL_SAMPLES]
-    code_dim = generator.z_dim + generator.label_dim
-    paths = {(p, g): vector_path(settings.out_dir, p, g) for p in CORE_PROPERTIES for g in group_list}
+    paths = {(p, g): vector_path(settings.out_dir, p, g, space.name)
+             for p in CORE_PROPERTIES for g in group_list}
     if not settings.retrain and all(os.path.exists(path) for path in paths.values()):
         if not os.path.exists(os.path.join(settings.out_dir, REPORTS[settings.directions])):
             raise ValueError(f'the directions in {settings.out_dir} were not fitted with --directions'
                              f' {settings.directions}; add --retrain or use another --out-dir')
         print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
-        return {key: load_direction(path, code_dim)[0] for key, path in paths.items()}, False
+        dim = space.dim(generator)
+        return {key: load_direction(path, dim)[0] for key, path in paths.items()}, False
 
     with inference_precision(settings.device, settings.precision):
         sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.device,
@@ -138,20 +154,21 @@ def training_phase(generator, cnn, medians, settings):
               f' they use the direction fitted over all samples')
         chosen.update(selections(scores, np.full(len(scores), ALL_SAMPLES), [ALL_SAMPLES], settings.ratio)[0])
     needed = np.unique(np.concatenate([np.concatenate(pair) for pair in chosen.values()]))
-    kept = gather_codes(settings, needed)
+    kept = space.points(generator, gather_codes(settings, needed), settings.device)
 
-    def codes_of(index):
+    def points_of(index):
         return kept[np.searchsorted(needed, index)]
 
     if settings.directions == 'svm':
-        directions, report = fit_directions(codes_of, chosen, settings.seed)
+        directions, report = fit_directions(points_of, chosen, settings.seed)
         directions.update({(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in sparse})
     else:
         def group_of(chunk_scores):
             return (group_names(chunk_scores, medians) if settings.grouping
                     else np.full(len(chunk_scores), ALL_SAMPLES))
-        directions, report = least_squares_directions(
-            iter_chunks(settings.out_dir, settings.n, settings.chunk_size), group_of, group_list)
+        chunks = ((space.points(generator, codes, settings.device), chunk_scores)
+                  for codes, chunk_scores in iter_chunks(settings.out_dir, settings.n, settings.chunk_size))
+        directions, report = least_squares_directions(chunks, group_of, group_list, settings.hold)
     for key, path in paths.items():
         save_direction(directions[key], path)
     for method, name in REPORTS.items():  # the report says which method made the directions
@@ -161,8 +178,31 @@ def training_phase(generator, cnn, medians, settings):
     quality = 'valid_accuracy' if settings.directions == 'svm' else 'r2'
     print(report.pivot(index='group', columns='property', values=quality).to_string())
     if not settings.no_tsne:
-        tsne_plots(chosen, codes_of, settings.out_dir, settings.seed)
+        tsne_plots(chosen, points_of, settings.out_dir, settings.seed)
     return directions, True
+
+
+def latent_space(settings):
+    return LatentSpace(settings.space, parse_layers(settings.layers))
+
+
+def score_spread(settings, refresh):
+    """Standard deviation [7] of each CNN score over the run's samples, the unit of leakage;
+    stored with the run in score_spread.csv, and measured anew when the directions were."""
+    path = os.path.join(settings.out_dir, SPREAD_FILE)
+    if refresh or not os.path.exists(path):
+        scores = np.concatenate([s for _, s in iter_chunks(settings.out_dir, settings.n, settings.chunk_size)])
+        write_csv(path, pd.DataFrame([scores.std(axis=0, ddof=1)], columns=list(PROPERTY_NAMES)))
+    return pd.read_csv(path)[list(PROPERTY_NAMES)].to_numpy(np.float64)[0]
+
+
+def pass_summary(statistics, max_leakage):
+    """One line: how many codes passed by correlation (SPEC) and, when asked, by leakage too."""
+    line = f'{statistics.passed_by_corr:.0f} of {statistics.tested:.0f} tested codes pass by correlation'
+    if max_leakage is not None:
+        line += f', {statistics.passed:.0f} of them also keep every leakage <= {max_leakage}'
+    return line + ('; median leakage eyes / mouth / pose '
+                   + ' / '.join(f'{statistics[f"{p}_leakage_median"]:.2f}' for p in CORE_PROPERTIES))
 
 
 def gather_codes(settings, wanted):
@@ -206,6 +246,7 @@ def run(settings):
     write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
     started = time.time()
     generator = v6_generator(settings).to(settings.device)
+    latent_space(settings).check(generator)
     cnn = load_property_score_cnn(settings.cnn).to(settings.device).eval()
     medians = medians_from_table(settings.scores_table)
     directions, fitted = training_phase(generator, cnn, medians, settings)
@@ -213,11 +254,13 @@ def run(settings):
         directions = {(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in GROUP_NAMES}
     codes, groups = given_codes(settings, generator.z_dim + generator.label_dim)
     test = GenerationTest(generator, cnn, directions, medians,
-                          os.path.join(settings.out_dir, 'image_generation_report'), settings.device, settings.seed,
-                          settings.batch_size, fresh=fitted)
+                          os.path.join(settings.out_dir, 'image_generation_report'), settings.device,
+                          settings.seed, settings.batch_size, score_spread(settings, fitted),
+                          fresh=fitted, max_leakage=settings.max_leakage, space=latent_space(settings))
     with inference_precision(settings.device, settings.precision):
         statistics = test.run(settings.num_pass, settings.max_tries, codes, groups)
     print(statistics.to_string(index=False))
+    print(pass_summary(statistics.iloc[0], settings.max_leakage))
     print(f'\ndone in {time.time() - started:.0f} s; everything is in {settings.out_dir}:\n'
           f'  property_score_vectors/  the directions, one CSV per property and group\n'
           f'  {REPORTS[settings.directions]:<24} the fit per group and property\n'
@@ -225,6 +268,7 @@ def run(settings):
           f'  image_generation_report/ test_result.csv, test_statistics.csv, latent codes,'
           f' grids of passing codes\n'
           f'  {V6_FILE}  the v6 generator used\n'
+          f'  score_spread.csv         each CNN score\'s spread over the samples (leakage\'s unit)\n'
           f'  config.json              the settings of this run')
     return statistics
 
@@ -232,8 +276,9 @@ def run(settings):
 def parse_args(argv=None):
     """The run's settings from the command line (flags over the preset over the defaults)."""
     parser = new_parser(__doc__)
-    parser.add_argument('--preset', choices=sorted(PRESETS), help='default (the embedded world) or'
-                        ' ohlora (the published checkpoints in models/)')
+    parser.add_argument('--preset', choices=sorted(PRESETS),
+                        help='default (the embedded world), ohlora (the published checkpoints in'
+                             ' models/, v6 in z) or ohlora_v7 (the same, v7 in w)')
     parser.add_argument('--generator', help='v1 generator file (a v6 file beside it is preferred)')
     parser.add_argument('--cnn', help='Property Score CNN file')
     parser.add_argument('--scores-table', help='CNN-derived all_scores table (group medians)')
@@ -252,8 +297,20 @@ def parse_args(argv=None):
                         help='svm (SPEC: top vs bottom ratio per group; the ohlora preset) or'
                              ' least-squares (every sample; each direction holds the other two'
                              ' properties; the default preset)')
+    parser.add_argument('--space', choices=SPACES,
+                        help='z (v6: the 515-dim code; the default) or w (v7: the mapping output)')
+    parser.add_argument('--layers',
+                        help='in w, the synthesis layers each direction is added to, e.g.'
+                             ' eyes=2-6,pose=0-4 (layers 2..5 and 0..3; unnamed: every layer)')
+    parser.add_argument('--hold', choices=HOLDS,
+                        help='least squares: each direction holds the other two steered'
+                             ' properties (core; the default) or all six other CNN scores (all)')
     parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
     parser.add_argument('--retrain', action='store_true', help='fit the directions again')
+    parser.add_argument('--max-leakage', type=float,
+                        help='a code passes only when, beside the SPEC\'s correlations, each'
+                             ' property\'s leakage into the other six scores is at most this'
+                             ' (off by default; common/leakage.py defines it)')
     add_seed_and_device(parser)
     parser.add_argument('--precision', choices=PRECISIONS,
                         help='float32 (the default) or bfloat16: faster on CPUs with AVX512-BF16'

@@ -1,0 +1,98 @@
+"""Where VectorFind looks for directions: z or w, and in w which synthesis layers an edit reaches.
+
+* ``z`` (v6): a point is the latent code itself, z and the 3 extra dims (515 numbers);
+* ``w`` (v7): a point is the mapping network's output for the code (w_dim numbers). The published
+  v7 found its directions there because w is less entangled than z. An edited point is rendered
+  with truncation psi 1, as v7 does, so an unedited code renders exactly as it does in z.
+
+In w an edit can also be restricted to some synthesis layers (StyleGAN's w+): each layer takes its
+own copy of w, and adding a direction only to the layers whose styles draw a property leaves what
+the other layers draw as it was. `layers` maps a property to the range of layers [first, stop) its
+direction is added to; a property it does not name reaches every layer.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from common.properties import CORE_PROPERTIES
+from vectorfind.latents import render, split_code
+
+SPACES = ('z', 'w')
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    name: str = 'z'
+    layers: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.name not in SPACES:
+            raise ValueError(f'space {self.name!r}: expected one of {SPACES}')
+        if self.layers and self.name != 'w':
+            raise ValueError('layer ranges restrict edits of w; they need --space w')
+        unknown = sorted(set(self.layers) - set(CORE_PROPERTIES))
+        if unknown:
+            raise ValueError(f'layer ranges for {unknown}: expected properties among {CORE_PROPERTIES}')
+
+    def dim(self, generator):
+        """Length of a point, and so of a direction."""
+        return generator.z_dim + generator.label_dim if self.name == 'z' else generator.config['w_dim']
+
+    @torch.inference_mode()
+    def points(self, generator, codes, device, batch_size=1000):
+        """Points [N, dim] float32 of codes [N, z_dim + 3]."""
+        if self.name == 'z':
+            return np.asarray(codes, dtype=np.float32)
+        out = []
+        for start in range(0, len(codes), batch_size):
+            z, extra = split_code(torch.as_tensor(codes[start:start + batch_size], device=device),
+                                  generator.z_dim)
+            out.append(generator.mapping(z, extra).float().cpu())
+        return torch.cat(out).numpy()
+
+    def check(self, generator):
+        """Refuse layer ranges beyond the generator's synthesis layers."""
+        for prop, (first, stop) in self.layers.items():
+            if stop > generator.num_layers:
+                raise ValueError(f'--layers {prop}={first}-{stop}: the generator has'
+                                 f' {generator.num_layers} synthesis layers (0-{generator.num_layers})')
+
+    @torch.inference_mode()
+    def edit(self, generator, code, weights, directions, device):
+        """One code [z_dim + 3] edited by each row of `weights` [N, 3] along `directions`
+        [3, dim] (eyes, mouth, pose): codes [N, z_dim + 3] in z, per-layer styles [N, layers,
+        w_dim] in w. Rows of either can be rendered in batches by `render`."""
+        weights = np.asarray(weights, dtype=np.float32)
+        if self.name == 'z':
+            return code[None, :] + weights @ directions
+        w = torch.as_tensor(self.points(generator, code[None, :], device), device=device)
+        styles = generator.truncation(w.repeat(len(weights), 1))  # psi 1: w on every layer
+        for k, prop in enumerate(CORE_PROPERTIES):
+            first, stop = self.layers.get(prop, (0, generator.num_layers))
+            move = torch.as_tensor(weights[:, k:k + 1] * directions[k][None, :], device=device)
+            styles[:, first:stop] += move[:, None, :]
+        return styles
+
+    def render(self, generator, edited, device):
+        """Images (NCHW, raw range) of rows of `edit`'s output: truncation off, fixed noise."""
+        if self.name == 'z':
+            return render(generator, edited, device)
+        with torch.inference_mode():
+            return generator.synthesis(edited.to(device), randomize_noise=False)
+
+
+def parse_layers(text):
+    """{property: (first, stop)} from 'eyes=2-6,pose=0-4' (layers first..stop-1)."""
+    layers = {}
+    for part in filter(None, (text or '').split(',')):
+        try:
+            prop, span = part.split('=')
+            first, stop = (int(v) for v in span.split('-'))
+        except ValueError:
+            raise ValueError(f'--layers {text!r}: expected PROPERTY=FIRST-STOP[,...], e.g.'
+                             f' eyes=2-6,pose=0-4') from None
+        if not 0 <= first < stop:
+            raise ValueError(f'--layers {part!r}: need 0 <= FIRST < STOP')
+        layers[prop.strip()] = (first, stop)
+    return layers
