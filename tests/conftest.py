@@ -1,0 +1,63 @@
+"""Tiny finished runs of the two jobs, made once per session for the tests that read a run folder
+(the steering API and the notebooks)."""
+import shutil
+
+import pytest
+import torch
+
+import finetune_v5.pipeline
+from common.properties import PROPERTY_NAMES
+from finetune_v5.pipeline import parse_args as finetune_args, train
+from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
+from random_world import write_random_world
+from segmentation.score_table import all_scores_table, write_score_table
+from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from vectorfind.latents import draw_codes, render_and_score
+from vectorfind.pipeline import VectorFindSettings, run
+
+
+@pytest.fixture(scope='session')
+def tiny_vectorfind_runs(tmp_path_factory):
+    """{'grouped': a run with the SPEC's grouped SVMs in z, two codes tested; 'w': one SVM
+    direction per property over all samples in w (v7), the eyes edit on the first two synthesis
+    layers only, one code tested}: 80 samples of a tiny 16 px generator scored by a narrow random
+    CNN, no t-SNE, seconds each. The CNN-derived table scores the generator's own faces, so that
+    the median split gives every group members."""
+    root = tmp_path_factory.mktemp('vectorfind_runs')
+    torch.manual_seed(0)
+    generator = Generator(preset('tiny')).eval()
+    save_generator(generator, root / 'generator.pth')
+    cnn = PropertyScoreCNN(width=0.125).eval()
+    save_property_score_cnn(cnn, root / 'cnn.pth')
+    codes = draw_codes(16, 515, seed=99, purpose=0, block=0)
+    scores = render_and_score(convert_v1_to_v6(generator), cnn, codes, 'cpu', 16)
+    table = all_scores_table(range(16), [f'{i}.png' for i in range(16)], dict(zip(PROPERTY_NAMES, scores.T)))
+    write_score_table(table, root / 'all_scores_v2_cnn.csv')
+    variants = {'grouped': dict(grouping=True, max_tries=2),
+                'w': dict(grouping=False, max_tries=1, space='w', layers='eyes=0-2')}
+    for name, options in variants.items():
+        if name != 'grouped':  # the first run's samples, which a re-run would reuse
+            shutil.copytree(root / 'grouped' / 'samples', root / name / 'samples')
+        run(VectorFindSettings(generator=str(root / 'generator.pth'), cnn=str(root / 'cnn.pth'),
+                               scores_table=str(root / 'all_scores_v2_cnn.csv'), n=80, chunk_size=40,
+                               ratio=0.25, batch_size=10, num_pass=3, directions='svm', no_tsne=True,
+                               device='cpu', out_dir=str(root / name), **options))
+    return {name: root / name for name in variants}
+
+
+@pytest.fixture(scope='session')
+def tiny_finetune_run(tmp_path_factory):
+    """A FineTune-v5 run of one batch (faithful preset) of a tiny generator on 24 random 256 px
+    images, with every output the real run writes; its sample set at psi 0.5 alone (of five),
+    since each costs as much as the training."""
+    root = write_random_world(tmp_path_factory.mktemp('finetune_run'), size=256, table_name='scores.csv')
+    torch.manual_seed(0)
+    save_generator(Generator(preset('tiny')), root / 'base.pth')
+    save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(finetune_v5.pipeline, 'SAMPLE_PSIS', (0.5,))
+        train(finetune_args(['--preset', 'faithful', '--generator', str(root / 'base.pth'),
+                             '--property-cnn', str(root / 'cnn.pth'), '--scores', str(root / 'scores.csv'),
+                             '--out-dir', str(root / 'run'), '--steps', '1', '--batch-size', '4',
+                             '--max-minutes', '0', '--device', 'cpu']))
+    return root / 'run'
