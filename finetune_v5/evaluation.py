@@ -1,17 +1,20 @@
 """The published evaluation of FineTune-v5: every corner of the label cube below, 10 fixed z each,
 rendered with conditional truncation and scored by the frozen Property Score CNN; correlation and
-mean absolute error between asked-for and measured value, per property."""
+mean absolute error between asked-for and measured value, per property, and each property's
+leakage into the other six scores (`common/leakage.py`)."""
 import numpy as np
 import torch
 
 from common.images import to_uint8
-from common.properties import CORE_PROPERTIES
+from common.leakage import leakage
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from property_score_cnn.model import score_images
 
 EVAL_LABELS = tuple((eyes, mouth, pose) for eyes in (-1.6, 1.6) for mouth in (-1.2, 1.6)
                     for pose in (-1.2, 2.4))
 EVAL_Z_PER_LABEL = 10
 SAMPLE_PSIS = (1.0, 0.75, 0.5, 0.25, 0.0)
+CORE_COLUMNS = [PROPERTY_NAMES.index(name) for name in CORE_PROPERTIES]
 
 
 def evaluation_batch(z):
@@ -30,28 +33,27 @@ def render(generator, z, labels, psi, batch_size=16):
         for i in range(0, len(z), batch_size)])
 
 
-class CoreScores(torch.nn.Module):
-    """The Property Score CNN reduced to its eyes, mouth and pose branches, for `score_images`:
-    the evaluation needs no more, and the whole-image hair branches would cost most of its time."""
-
-    def __init__(self, cnn):
-        super().__init__()
-        self.cnn = cnn
-
-    def forward(self, images):
-        return self.cnn.score(images, CORE_PROPERTIES)
-
-
 def measure(generator, cnn, z, psi):
-    """Images, asked-for labels [80, 3] and CNN-measured scores [80, 3] of the evaluation set.
-    The images are scored as saved (uint8), as the original scored its saved files."""
+    """Images, asked-for labels [80, 3] and all seven CNN-measured scores [80, 7] of the
+    evaluation set. The images are scored as saved (uint8), as the original scored its files."""
     z_all, labels = evaluation_batch(z)
     images = render(generator, z_all, labels, psi)
-    return images, labels.numpy(), score_images(CoreScores(cnn), images)
+    return images, labels.numpy(), score_images(cnn, images)
 
 
-def agreement(labels, scores):
-    """Per property: Pearson correlation and mean absolute error of measured vs asked-for."""
+def score_spread(generator, cnn, labels, psi, samples, seed):
+    """Standard deviation [7] of each CNN score over `samples` random faces of the generator
+    (z ~ N(0, 1), labels drawn from `labels` [N, 3], truncation `psi`): leakage's unit."""
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, generator.z_dim, generator=rng)
+    drawn = labels[torch.randint(len(labels), (samples,), generator=rng)]
+    return score_images(cnn, render(generator, z, drawn, psi)).std(axis=0, ddof=1)
+
+
+def agreement(labels, all_scores, score_std):
+    """Per property: Pearson correlation and mean absolute error of measured vs asked-for, and
+    leakage (`common/leakage.py`) with scores in units of `score_std` [7]."""
+    scores = all_scores[:, CORE_COLUMNS]
     result = {}
     for i, name in enumerate(CORE_PROPERTIES):
         constant = np.ptp(scores[:, i]) == 0
@@ -59,4 +61,6 @@ def agreement(labels, scores):
             np.corrcoef(labels[:, i], scores[:, i])[0, 1])
     for i, name in enumerate(CORE_PROPERTIES):
         result[f'{name}_mae'] = float(np.abs(labels[:, i] - scores[:, i]).mean())
+    for name, (worst, _) in leakage(labels, all_scores, score_std).items():
+        result[f'{name}_leakage'] = worst
     return result

@@ -57,12 +57,12 @@ from common.checkpoints import CheckpointError
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
 from common.paths import in_repo
-from common.properties import CORE_PROPERTIES
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings, preset_value)
 from common.training_log import appending_log, trim_log
 from data.build_default_world import build_world
-from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS
+from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS, score_spread
 from finetune_v5.label_warm_start import warm_start_label
 from finetune_v5.trainer import FineTuneV5
 from property_score_cnn.model import load_property_score_cnn
@@ -76,7 +76,8 @@ from stylegan.property_discriminator import (PropertyDiscriminator, init_from_pr
 CORE_COLUMNS = tuple(f'{name}_score' for name in CORE_PROPERTIES)
 LOG_COLUMNS = ('epoch', 'idx', 'd_loss', 'g_loss', 'd_train_count', 'g_train_count',
                'real_scores_mean', 'fake_scores_mean', 'real_fake_auroc',
-               'eyes_corr', 'mouth_corr', 'pose_corr', 'eyes_mae', 'mouth_mae', 'pose_mae')
+               'eyes_corr', 'mouth_corr', 'pose_corr', 'eyes_mae', 'mouth_mae', 'pose_mae',
+               'eyes_leakage', 'mouth_leakage', 'pose_leakage')
 DEFAULT_WORLD = in_repo('outputs', 'world')
 DEFAULT_WORLD_SIZE = 10000
 
@@ -110,6 +111,7 @@ class FineTuneSettings:
     d_repeat_ratio: float = 1.5
     g_repeat_ratio: float = 2.0
     eval_every: int = 10
+    spread_samples: int = 1000
     seed: int = 0
     device: str = field(default_factory=default_device)
 
@@ -224,8 +226,8 @@ def write_sample_sets(trainer):
                               'z_index': np.tile(range(EVAL_Z_PER_LABEL), len(EVAL_LABELS))})
         for i, prop in enumerate(CORE_PROPERTIES):
             table[f'{prop}_label'] = labels[:, i].round(4)
-        for i, prop in enumerate(CORE_PROPERTIES):
-            table[f'{prop}_cnn_score'] = scores[:, i].round(4)
+        for prop in CORE_PROPERTIES:
+            table[f'{prop}_cnn_score'] = scores[:, PROPERTY_NAMES.index(prop)].round(4)
         write_csv(out_path(trainer.settings, 'samples', f'{name}.csv'), table)
         summary.append({'psi': psi, **{k: round(v, 4) for k, v in metrics.items()}})
     write_csv(out_path(trainer.settings, 'samples', 'summary.csv'), pd.DataFrame(summary))
@@ -241,6 +243,7 @@ def prepare(settings):
     ensure_score_table(settings, models[2], resolution)
     views, labels = load_training_set(settings.scores, resolution, settings.batch_size)
     trainer = FineTuneV5(settings, views, labels, models)
+    trainer.score_std = spread_of_run(trainer)
     checkpoint = out_path(settings, 'checkpoint.pth')
     if os.path.exists(checkpoint):
         trainer.load_state(torch.load(checkpoint, map_location='cpu', weights_only=True), checkpoint)
@@ -253,6 +256,17 @@ def prepare(settings):
     elif settings.label_init == 'directions':
         write_json(out_path(settings, 'warm_start.json'), warm_start(trainer))
     return trainer
+
+
+def spread_of_run(trainer):
+    """Each CNN score's spread over random faces of the generator as the run starts, at its
+    truncation psi (leakage's unit), measured once and kept in score_spread.csv."""
+    path = out_path(trainer.settings, 'score_spread.csv')
+    if not os.path.exists(path):
+        spread = score_spread(trainer.G, trainer.cnn, trainer.labels, trainer.settings.trunc_psi,
+                              trainer.settings.spread_samples, trainer.settings.seed)
+        write_csv(path, pd.DataFrame([spread], columns=list(PROPERTY_NAMES)))
+    return pd.read_csv(path)[list(PROPERTY_NAMES)].to_numpy(np.float64)[0]
 
 
 def warm_start(trainer):
@@ -330,13 +344,14 @@ def validate_settings(settings):
     checks = {'lr': settings.lr > 0, 'r1_gamma': settings.r1_gamma >= 0, 'trunc_psi': 0 <= settings.trunc_psi <= 1,
               'w_avg_decay': 0 <= settings.w_avg_decay <= 1, 'jitter': 0 <= settings.jitter < 1,
               'property_weight': settings.property_weight >= 0, 'max_minutes': settings.max_minutes >= 0,
-              'first_layer_lr_mul': settings.first_layer_lr_mul > 0}
+              'first_layer_lr_mul': settings.first_layer_lr_mul > 0,
+              'spread_samples': settings.spread_samples >= 2}
     bad = ', '.join(f'--{name.replace("_", "-")} {getattr(settings, name)}'
                     for name, ok in checks.items() if not ok)
     if bad:
         raise ValueError(f'out of range: {bad} (need lr > 0, r1-gamma >= 0, trunc-psi and'
                          f' w-avg-decay in [0, 1], jitter in [0, 1), property-weight >= 0,'
-                         f' max-minutes >= 0, first-layer-lr-mul > 0)')
+                         f' max-minutes >= 0, first-layer-lr-mul > 0, spread-samples >= 2)')
 
 
 def parse_args(argv=None):
@@ -379,6 +394,9 @@ def parse_args(argv=None):
     parser.add_argument('--g-repeat-ratio', type=float,
                         help="G is updated again while its loss >= this x D's loss")
     parser.add_argument('--eval-every', type=int, help='batches between evaluations')
+    parser.add_argument('--spread-samples', type=int,
+                        help='random faces over which each score\'s spread, the unit of leakage,'
+                             ' is measured at the start (default 1000)')
     add_seed_and_device(parser)
     return parse_settings(parser, argv, FineTuneSettings, PRESETS)
 

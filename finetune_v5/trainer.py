@@ -63,6 +63,7 @@ class FineTuneV5:
         self.batches_per_epoch = len(views) // settings.batch_size  # the ragged last batch is dropped
         self.epoch = self.idx = self.step = 0
         self.last_g_loss = None
+        self.score_std = None  # leakage's unit: set by the run before the first evaluation
         self.eval_z = torch.randn(EVAL_Z_PER_LABEL, self.G.z_dim,
                                   generator=torch.Generator().manual_seed(settings.seed + 1))
 
@@ -148,7 +149,7 @@ class FineTuneV5:
     def evaluate(self, psi=None):
         images, labels, scores = measure(self.G, self.cnn, self.eval_z,
                                          self.settings.trunc_psi if psi is None else psi)
-        return images, labels, scores, agreement(labels, scores)
+        return images, labels, scores, agreement(labels, scores, self.score_std)
 
     # ---- state --------------------------------------------------------------------------------
     def state(self):

@@ -32,7 +32,7 @@ def arguments(tiny, out, steps, *extra):
     return ['--preset', 'faithful', '--generator', str(tiny / 'base.pth'), '--property-cnn', str(tiny / 'cnn.pth'),
             '--scores', str(tiny / 'scores.csv'), '--out-dir', str(out), '--steps', str(steps),
             '--batch-size', '4', '--eval-every', '1', '--max-minutes', '0', '--device', 'cpu',
-            *extra]
+            '--spread-samples', '16', *extra]
 
 
 def trained_layers(model):
@@ -91,7 +91,7 @@ def test_improved_options_run(tiny, tmp_path, monkeypatch):
     assert trainer.settings.property_weight > 0 and trainer.settings.first_layer_lr_mul > 1
     warm = json.loads((tmp_path / 'warm_start.json').read_text())
     assert warm['samples'] == 2000 and len(warm['fit_r2']) == 7
-    assert set(warm['before_warm_start']) == set(LOG_COLUMNS[-6:])
+    assert set(warm['before_warm_start']) == set(LOG_COLUMNS[-9:])  # corr, MAE, leakage
     default = parse_args([])  # with no arguments, the preset that learns
     assert (default.preset, default.label_init, default.max_minutes) == ('improved', 'directions', 10.0)
     lrs = [group['lr'] for group in trainer.opt_G.param_groups]
