@@ -48,8 +48,8 @@ def tiny_vectorfind_runs(tmp_path_factory):
 @pytest.fixture(scope='session')
 def tiny_finetune_run(tmp_path_factory):
     """A FineTune-v5 run of one batch (faithful preset) of a tiny generator on 24 random 256 px
-    images, with every output the real run writes; its sample set at psi 0.5 alone (of five),
-    since each costs as much as the training."""
+    images, with every output the real run writes; its sample set at psi 0.5 alone (of five) and
+    leakage's unit from 16 faces (of 1,000), since each costs as much as the training."""
     root = write_random_world(tmp_path_factory.mktemp('finetune_run'), size=256, table_name='scores.csv')
     torch.manual_seed(0)
     save_generator(Generator(preset('tiny')), root / 'base.pth')
@@ -59,5 +59,5 @@ def tiny_finetune_run(tmp_path_factory):
         train(finetune_args(['--preset', 'faithful', '--generator', str(root / 'base.pth'),
                              '--property-cnn', str(root / 'cnn.pth'), '--scores', str(root / 'scores.csv'),
                              '--out-dir', str(root / 'run'), '--steps', '1', '--batch-size', '4',
-                             '--max-minutes', '0', '--device', 'cpu']))
+                             '--max-minutes', '0', '--spread-samples', '16', '--device', 'cpu']))
     return root / 'run'
