@@ -3,8 +3,10 @@
 Two kinds of file are read:
 
 * a published Oh-LoRA checkpoint: a raw `state_dict` saved with `torch.save`;
-* a file written by this repository: `{'format': FORMAT, 'config': {...}, 'state_dict': {...}}`,
-  so that a small preset loads without being told its widths.
+* a file written by this repository: `{'format': FORMAT, 'config': {...}, 'state_dict': {...},
+  'kind': ...}`, so that a small preset loads without being told its widths, and a file given
+  in the place of another (a CNN as the generator) is refused saying what it holds. (`kind`
+  is newer than the format; older files are recognised by their keys.)
 
 Everything is read with `torch.load(..., weights_only=True)`: a file from the internet can hold
 tensors and plain containers, never code.
@@ -47,33 +49,102 @@ def missing_file_message(path):
     return message
 
 
-def read_checkpoint(source):
+# What a file holds, in words: the `kind` argument of `read_checkpoint` and `save_checkpoint`.
+GENERATOR = 'StyleGAN generator'
+DISCRIMINATOR = 'StyleGAN discriminator'
+PROPERTY_SCORE_CNN = 'Property Score CNN'
+V5_DISCRIMINATOR = 'FineTune-v5 discriminator'
+KINDS = (GENERATOR, DISCRIMINATOR, PROPERTY_SCORE_CNN, V5_DISCRIMINATOR)
+_TRAINING_STATES = {
+    ('G', 'D', 'G_ema'): 'training checkpoint of stylegan.train_base (the generator is the'
+                         ' generator.pth beside it)',
+    ('model', 'optimizer', 'best_weights'): 'training checkpoint of property_score_cnn.train (the'
+                                            ' CNN is the file given as its --out)',
+}
+
+
+def first_line(error):
+    """The first line (first sentence, if long) of an exception's message, after its type."""
+    lines = str(error).strip().splitlines()
+    line = lines[0] if lines else ''
+    if len(line) > 120 and '. ' in line:
+        line = line[:line.index('. ') + 1]
+    return f'{type(error).__name__}: {line}' if line else type(error).__name__
+
+
+def file_kind(state_dict):
+    """Which of `KINDS` a state dict's keys are those of (published or this repository's), a
+    description of a training state, or None when its keys say nothing."""
+    keys = set(state_dict)
+    for marks, description in _TRAINING_STATES.items():
+        if set(marks) <= keys:
+            return description
+    prefixes = {str(key).split('.')[0] for key in keys}
+    if {'mapping', 'synthesis'} <= prefixes:
+        return GENERATOR
+    if 'input0' in prefixes and 'layer0' in prefixes:
+        return DISCRIMINATOR
+    if 'eyes_score_cnn' in prefixes:
+        return PROPERTY_SCORE_CNN if 'hair_color_score_cnn' in prefixes else V5_DISCRIMINATOR
+    return None
+
+
+def read_state(path, map_location='cpu', remedy='replace it with a complete file'):
+    """`torch.load(path, weights_only=True)` of any file this repository writes (a model or a
+    training state); a missing, empty, truncated or unsafe file is a `CheckpointError` naming it
+    and saying what to do (`remedy`)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(missing_file_message(path) if not os.path.isdir(path)
+                              else f'{path} is a folder; expected a model file (.pth)')
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f'{path}: the file is empty (0 bytes), not a torch checkpoint (an'
+                              f' interrupted download or copy?); {remedy}')
+    with open(path, 'rb') as file:
+        head = file.read(8)
+    if not (head.startswith(b'PK') or head.startswith(b'\x80')):
+        raise CheckpointError(f'{path}: not a torch checkpoint (torch.save writes a zip archive,'
+                              f' or a pickle; this file begins {head!r}); {remedy}')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f'{path}: refused. It is not a plain state dict of tensors that can be read with'
+            f' weights_only=True (loading it would need pickled code, or it is not a torch'
+            f' file). Original error: {first_line(error)}') from None
+    except (RuntimeError, EOFError, ValueError, OSError, IndexError, KeyError) as error:
+        raise CheckpointError(
+            f'{path}: not a readable torch checkpoint (truncated, damaged or another kind of'
+            f' file; {os.path.getsize(path)} bytes); {remedy}. Original error: {first_line(error)}') from None
+
+
+def read_checkpoint(source, kind=None):
     """Return `(state_dict, config)` from a path or an in-memory state dict.
 
     `config` is the model configuration stored by this repository's own files, or None for a raw
-    (published) state dict.
+    (published) state dict. `kind` (one of `KINDS`): the model the caller expects; a file that
+    holds another (by the kind it stores, else by its keys) is refused saying what it holds.
     """
     if isinstance(source, dict):
         obj, where = source, 'the given state dict'
     else:
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise CheckpointError(missing_file_message(path))
-        try:
-            obj = torch.load(path, map_location='cpu', weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
-            raise CheckpointError(
-                f'{path}: refused. It is not a plain state dict of tensors that can be read with'
-                f' weights_only=True (loading it would need pickled code, or it is not a torch'
-                f' file). Original error: {str(error).splitlines()[0]}') from None
-        where = path
+        obj = read_state(source)
+        where = os.fspath(source)
     if not isinstance(obj, dict):
         raise CheckpointError(f'{where}: expected a state dict (a dict of tensors),'
                               f' found {type(obj).__name__}')
     if obj.get('format') == FORMAT:
+        if not isinstance(obj.get('state_dict'), dict) or not isinstance(obj.get('config'), dict):
+            raise CheckpointError(f'{where}: a damaged checkpoint of this repository (no state'
+                                  f' dict or no config)')
         state_dict, config = obj['state_dict'], dict(obj['config'])
+        found = obj.get('kind') or file_kind(state_dict)
     else:
         state_dict, config = obj, None
+        found = file_kind(state_dict)
+    if kind is not None and found is not None and found != kind:
+        raise CheckpointError(f'{where}: not a {kind} checkpoint: the file holds a {found};'
+                              f' give a {kind} file')
     for key, value in state_dict.items():
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f'{where}: key {key!r} holds a {type(value).__name__},'
@@ -103,9 +174,12 @@ def describe(source):
     return 'the given state dict' if isinstance(source, dict) else os.fspath(source)
 
 
-def save_checkpoint(path, state_dict, config):
-    """Write a self-describing checkpoint atomically."""
+def save_checkpoint(path, state_dict, config, kind=None):
+    """Write a self-describing checkpoint atomically; `kind` (one of `KINDS`) says what it holds
+    (files written before it was stored are recognised by their keys)."""
     payload = {'format': FORMAT, 'config': dict(config),
                'state_dict': {k: v.detach().cpu() for k, v in state_dict.items()}}
+    if kind is not None:
+        payload['kind'] = kind
     with atomic_write(path) as tmp:
         torch.save(payload, tmp)

@@ -47,6 +47,8 @@ def settings_from(settings_class, given, presets=None):
     """A `settings_class` from the flags in `given` (a namespace or dict of what the user gave),
     over the preset it names (or the class's default preset), over the class's defaults."""
     given = dict(vars(given) if isinstance(given, argparse.Namespace) else given)
+    if 'debug' not in {f.name for f in dataclasses.fields(settings_class)}:
+        given.pop('debug', None)  # common.cli's --debug says how to fail, not what to run
     values = {}
     if presets is not None:
         name = given.get('preset', _default(settings_class, 'preset'))

@@ -21,10 +21,12 @@ import cv2
 import pandas as pd
 from tqdm import tqdm
 
-from common.files import atomic_write
+from common.cli import add_debug_flag, parse_checked, prepare_output_dir, run_command
+from common.files import atomic_write, sync_all
 from common.paths import in_repo
 from common.properties import PROPERTY_NAMES
 from common.settings import add_out_dir
+from common.validation import check_count, check_writable_dir
 from data.face_world import face_rng, render_face, sample_factors
 from segmentation.property_scores import image_at_map_size, raw_property_scores
 from segmentation.score_table import all_scores_table, write_score_table
@@ -51,6 +53,7 @@ def build_block(out, seed, start, stop):
         _write_png(os.path.join(out, label_map_path(img_no)), labels)
         scores = raw_property_scores(labels, image_at_map_size(image_bgr))
         rows.append({'img_no': img_no, 'img_path': image_path(img_no), **scores, **factors})
+    sync_all()  # the block's images reach the disk before the file that marks the block done
     with atomic_write(_block_path(out, start)) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     return stop - start
@@ -76,7 +79,7 @@ def build_world(n, seed, out, workers=2, block_size=BLOCK_SIZE):
 
 
 def _write_tables(out, blocks):
-    world = pd.concat([pd.read_csv(_block_path(out, start)) for start, _ in blocks], ignore_index=True)
+    world = pd.concat([_read_block(out, start, stop) for start, stop in blocks], ignore_index=True)
     score_and_id = ['img_no', 'img_path', *PROPERTY_NAMES]
     factor_columns = [c for c in world.columns if c not in score_and_id]
     with atomic_write(os.path.join(out, 'factors.csv')) as tmp:
@@ -88,13 +91,34 @@ def _write_tables(out, blocks):
     return table
 
 
+def _read_block(out, start, stop):
+    """A finished block's rows; a damaged block file is named, with what to do."""
+    path = _block_path(out, start)
+    try:
+        block = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(f'{path}: a damaged block file ({str(error).strip().splitlines()[0]});'
+                         f' delete it and re-run the same command to rebuild faces {start}..{stop - 1}') from None
+    found = list(block['img_no']) if 'img_no' in block else []
+    if found != list(range(start, stop)):
+        held = f'faces {found[0]}..{found[-1]}' if found else 'no faces'
+        raise ValueError(f'{path}: the block holds {held}, expected {start}..{stop - 1} (damaged, or'
+                         f' built with another --n); delete it and re-run the same command to'
+                         f' rebuild it')
+    return block
+
+
 def _check_manifest(out, seed, block_size):
     """Refuse to finish a world begun with another seed or block size: the blocks would not match."""
     path = os.path.join(out, 'world.json')
     manifest = {'seed': int(seed), 'block_size': int(block_size)}
     if os.path.exists(path):
-        with open(path) as f:
-            found = json.load(f)
+        try:
+            with open(path) as f:
+                found = json.load(f)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValueError(f'{path}: not a readable world manifest ({error}); delete the folder {out}'
+                             f' to build the world anew') from None
         if found != manifest:
             raise ValueError(f'{out} holds a world built with {found}, not {manifest}; '
                              f'use another --out or the same arguments')
@@ -108,20 +132,36 @@ def _block_path(out, start):
 
 
 def _write_png(path, array):
-    with atomic_write(path) as tmp:
+    with atomic_write(path, durable=False) as tmp:
         if not cv2.imwrite(tmp, array):
             raise OSError(f'could not write {path}')
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--n', type=int, default=10000, help='number of faces')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the world')
-    add_out_dir(parser, 'output folder', default=in_repo('outputs', 'world'))
-    parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='processes')
-    args = parser.parse_args(argv)
+def check_arguments(args):
+    """The arguments, checked before any face is drawn (a usage error if not)."""
+    check_count(args.n, '--n', minimum=2)
+    check_count(args.seed, '--seed', minimum=0)
+    check_count(args.workers, '--workers')
+    check_writable_dir(args.out_dir, '--out-dir')
+
+
+def run(args):
+    for folder in ('', 'images', 'label_maps', 'blocks'):
+        prepare_output_dir(os.path.join(args.out_dir, folder), '--out-dir')
     table = build_world(args.n, args.seed, args.out_dir, args.workers)
     print(f'wrote {len(table)} faces to {args.out_dir}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--n', type=int, default=10000, help='number of faces (at least 2)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the world (0 or more)')
+    add_out_dir(parser, 'output folder', default=in_repo('outputs', 'world'))
+    parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='processes')
+    add_debug_flag(parser)
+    args = parse_checked(parser, argv, check_arguments)
+    run_command(lambda: run(args), argv,
+                interrupted='re-run the same command to build only the blocks still missing')
 
 
 if __name__ == '__main__':

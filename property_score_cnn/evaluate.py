@@ -11,15 +11,15 @@ targets are met or not; the table says which are.
 """
 import argparse
 import os
-import sys
 
-from common.checkpoints import CheckpointError
+from common.cli import add_debug_flag, parse_checked, prepare_output_file, run_command
 from common.files import write_json
 from common.properties import PROPERTY_NAMES
+from common.validation import InputError, check_count, check_writable_file
 from data.face_world import render_faces
 from data.factor_scores import raw_scores_of_faces
 from property_score_cnn.model import load_property_score_cnn, score_images
-from property_score_cnn.scoring import cnn_view, pearson_per_column
+from property_score_cnn.scoring import check_resolution, cnn_view, pearson_per_column
 
 # The core properties steer the generator and need the tighter agreement.
 TARGET_R = {'eyes': 0.95, 'mouth': 0.95, 'pose': 0.95, 'hair_color': 0.9, 'hair_length': 0.9,
@@ -47,26 +47,46 @@ def print_table(rows):
     print(f'{sum(row["passed"] for row in rows)} of {len(rows)} properties meet their target')
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--cnn', required=True, help='a Property Score CNN file')
-    parser.add_argument('--n', type=int, default=1000, help='fresh faces to render')
-    parser.add_argument('--seed', type=int, default=999, help='world seed of the fresh faces')
-    parser.add_argument('--resolution', type=int, default=64,
-                        help='resolution the CNN sees the faces at (as in training); 0 = off')
-    parser.add_argument('--out', default=None,
-                        help='result JSON; default <cnn stem>_evaluation.json next to the CNN')
-    args = parser.parse_args(argv)
-    out = args.out or f'{os.path.splitext(args.cnn)[0]}_evaluation.json'
+def check_arguments(args):
+    """The arguments that can be checked before the CNN is read (a usage error if not)."""
+    check_count(args.n, '--n', minimum=3)
+    check_count(args.seed, '--seed', minimum=0)
+    check_count(args.resolution, '--resolution', minimum=0)
     try:
-        rows = evaluate(args.cnn, args.n, args.seed, args.resolution)
-    except (FileNotFoundError, ValueError, CheckpointError) as error:
-        sys.exit(f'error: {error}')
+        check_resolution(args.resolution)
+    except ValueError as error:
+        raise InputError(f'--{error}') from None
+    check_count(args.batch_size, '--batch-size')
+    check_writable_file(output_path(args), '--out')
+
+
+def output_path(args):
+    return args.out or f'{os.path.splitext(args.cnn)[0]}_evaluation.json'
+
+
+def run(args):
+    out = prepare_output_file(output_path(args), '--out')
+    rows = evaluate(args.cnn, args.n, args.seed, args.resolution, args.batch_size)
     print_table(rows)
     write_json(out, {'cnn': args.cnn, 'n': args.n, 'seed': args.seed,
                      'resolution': args.resolution, 'properties': rows})
     print(f'wrote {out}')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--cnn', required=True, help='a Property Score CNN file')
+    parser.add_argument('--n', type=int, default=1000, help='fresh faces to render (at least 3)')
+    parser.add_argument('--seed', type=int, default=999, help='world seed of the fresh faces')
+    parser.add_argument('--resolution', type=int, default=64,
+                        help='resolution the CNN sees the faces at (as in training); 0 = off')
+    parser.add_argument('--batch-size', type=int, default=64, help='faces scored at once')
+    parser.add_argument('--out', default=None,
+                        help='result JSON; default <cnn stem>_evaluation.json next to the CNN')
+    add_debug_flag(parser)
+    args = parse_checked(parser, argv, check_arguments)
+    run_command(lambda: run(args), argv)
 
 
 if __name__ == '__main__':

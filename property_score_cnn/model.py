@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.checkpoints import (PROPERTY_SCORE_CNN, CheckpointError, describe, load_into,
+                                read_checkpoint, save_checkpoint)
 from common.properties import PROPERTY_NAMES
 
 IMAGE_SIZE = 256
@@ -158,7 +159,10 @@ def load_width_model(model_class, source, width, variant):
     The width comes from the repository's own file when it has one; a published raw state dict
     is width 1 unless `width` says otherwise.
     """
-    state_dict, config = read_checkpoint(source)
+    state_dict, config = read_checkpoint(source, variant)
+    if config is not None and not isinstance(config.get('width'), (int, float)):
+        raise CheckpointError(f'{describe(source)}: not a {variant} checkpoint: its stored'
+                              f' configuration has no width ({sorted(config)})')
     stored = None if config is None else config['width']
     if stored is not None and width is not None and stored != width:
         raise ValueError(f'{describe(source)}: holds a {variant} of width {stored},'
@@ -170,11 +174,11 @@ def load_width_model(model_class, source, width, variant):
 
 def load_property_score_cnn(source, width=None):
     """The Property Score CNN from a file or a state dict (published or this repository's)."""
-    return load_width_model(PropertyScoreCNN, source, width, 'Property Score CNN')
+    return load_width_model(PropertyScoreCNN, source, width, PROPERTY_SCORE_CNN)
 
 
 def save_property_score_cnn(model, path):
-    save_checkpoint(path, model.state_dict(), {'width': model.width})
+    save_checkpoint(path, model.state_dict(), {'width': model.width}, PROPERTY_SCORE_CNN)
 
 
 def as_model_input(images):

@@ -18,7 +18,6 @@ a finished training only rewrites its outputs.
 import copy
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -29,12 +28,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from common.checkpoints import CheckpointError, first_line, read_state
+from common.cli import add_debug_flag, prepare_output_file, run_command
 from common.files import atomic_write, write_json
 from common.images import jitter
 from common.machine import machine
 from common.settings import (add_seed_and_device, as_record, default_device, new_parser,
                              parse_settings)
 from common.properties import PROPERTY_NAMES
+from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
+                               check_positive)
 from property_score_cnn.model import (PropertyScoreCNN, as_model_input, save_property_score_cnn,
                                       score_images)
 from property_score_cnn.scoring import (check_resolution, cnn_score_table, load_table_views,
@@ -68,6 +71,8 @@ class CNNTrainingSettings:
     device: str = field(default_factory=default_device)
     max_minutes: float = 0.0
 
+    def __post_init__(self):
+        validate_settings(self)
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -222,15 +227,16 @@ def train(settings):
     """Train (or continue training), save the best weights, metrics and the CNN-derived table;
     returns the `Training` (its live model and kept weights)."""
     validate_settings(settings)
+    prepare_outputs(settings)
     table = read_score_table(settings.scores)
     train_idx, val_idx = split_indices(len(table), settings.val_fraction, settings.seed)
-    views = load_table_views(table.abs_img_path, settings.resolution)
-    targets = torch.tensor(table.loc[:, list(SCORE_COLUMNS)].to_numpy(), dtype=torch.float32)
+    # The checkpoint before the images, which take long to read (neither draws a random number).
     training = Training(settings)
     if os.path.exists(checkpoint_path(settings)):
-        training.load_state(torch.load(checkpoint_path(settings), map_location='cpu',
-                                       weights_only=True), checkpoint_path(settings))
+        resume(training, checkpoint_path(settings))
         print(f'resumed from {checkpoint_path(settings)} after epoch {training.epoch}')
+    views = load_table_views(table.abs_img_path, settings.resolution)
+    targets = torch.tensor(table.loc[:, list(SCORE_COLUMNS)].to_numpy(), dtype=torch.float32)
     write_json(output_path(settings, 'config.json'), as_record(settings))
     started = time.time()
     while not training.finished():
@@ -250,6 +256,27 @@ def train(settings):
     return training
 
 
+def prepare_outputs(settings):
+    """Check that every output can be written, and clear what a killed run left half-written."""
+    prepare_output_file(settings.out, '--out')
+    prepare_output_file(checkpoint_path(settings), '--checkpoint')
+    prepare_output_file(os.path.join(os.path.dirname(os.path.abspath(settings.scores)), CNN_TABLE_NAME),
+                        f'the CNN-derived table beside --scores {settings.scores}')
+
+
+def resume(training, path):
+    """Continue from the training checkpoint at `path` (a damaged or foreign one is named)."""
+    state = read_state(path, remedy='delete it to start the training over, or give another --checkpoint')
+    if not isinstance(state, dict) or 'resume_args' not in state:
+        raise CheckpointError(f'{path}: not a checkpoint of property_score_cnn.train; delete it or'
+                              f' use another --checkpoint')
+    try:
+        training.load_state(state, path)
+    except (KeyError, RuntimeError, TypeError) as error:
+        raise CheckpointError(f'{path}: a damaged checkpoint or one of another --width'
+                              f' ({first_line(error)}); delete it or use another --checkpoint') from None
+
+
 def finish(training, views, targets, train_idx, val_idx):
     """Save the kept weights, their validation metrics and the CNN-derived table."""
     settings = training.settings
@@ -267,13 +294,22 @@ def finish(training, views, targets, train_idx, val_idx):
 
 
 def validate_settings(settings):
-    check_resolution(settings.resolution)
+    """Every value checked before any work (a bad one is a usage error of the command)."""
+    check_count(settings.resolution, '--resolution', minimum=0)
+    try:
+        check_resolution(settings.resolution)
+    except ValueError as error:
+        raise InputError(f'--{error}') from None
     for name in ('epochs', 'batch_size', 'patience'):
-        if getattr(settings, name) < 1:
-            raise ValueError(f'--{name.replace("_", "-")} must be at least 1, got {getattr(settings, name)}')
-    if not settings.width > 0 or not settings.lr > 0 or not 0 <= settings.jitter < 1:
-        raise ValueError(f'need --width > 0, --lr > 0 and 0 <= --jitter < 1; got {settings.width},'
-                         f' {settings.lr}, {settings.jitter}')
+        check_count(getattr(settings, name), f'--{name.replace("_", "-")}')
+    check_positive(settings.width, '--width')
+    check_positive(settings.lr, '--lr')
+    check_fraction(settings.jitter, '--jitter')
+    check_finite(settings.val_fraction, '--val-fraction', 0.0, 1.0)
+    if not 0 < settings.val_fraction < 1:
+        raise InputError(f'--val-fraction must be above 0 and below 1, got {settings.val_fraction:g}')
+    check_finite(settings.max_minutes, '--max-minutes', low=0.0)
+    check_device(settings.device)
 
 
 def parse_args(argv=None):
@@ -299,18 +335,15 @@ def parse_args(argv=None):
     add_seed_and_device(parser)
     parser.add_argument('--max-minutes', type=float,
                         help='stop after the epoch that passes this much wall time; 0 = no limit')
+    add_debug_flag(parser)
     return parse_settings(parser, argv, CNNTrainingSettings)
 
 
 def main(argv=None):
     settings = parse_args(argv)
-    try:
-        train(settings)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f'error: {error}')
-    except KeyboardInterrupt:
-        sys.exit(f'interrupted; re-run the same command to continue from the last finished epoch'
-                 f' ({checkpoint_path(settings)})')
+    run_command(lambda: train(settings), argv,
+                interrupted=f're-run the same command to continue from the last finished epoch'
+                            f' ({checkpoint_path(settings)})')
 
 
 if __name__ == '__main__':

@@ -67,9 +67,20 @@ def read_score_table(path, image_root=None, check_images=True):
     Returns the DataFrame with an added `abs_img_path` column.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'score table not found: {path}')
-    table = pd.read_csv(path)
+        raise FileNotFoundError(f'score table not found: {path}' if not os.path.isdir(path) else
+                                f'{path} is a folder; expected a score table (CSV), e.g.'
+                                f' {os.path.join(path, "all_scores_v2.csv")}')
+    try:
+        table = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f'{path}: the file is empty; expected a score table with the columns'
+                         f' {list(TABLE_COLUMNS)}') from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(f'{path}: not a readable CSV score table'
+                         f' ({str(error).strip().splitlines()[0]})') from None
     _require_columns(table, TABLE_COLUMNS, str(path))
+    if len(table) == 0:
+        raise ValueError(f'{path}: the table has no rows; expected one row per image')
     scores = table.loc[:, list(SCORE_COLUMNS)].apply(pd.to_numeric, errors='coerce')
     bad_rows, bad_cols = np.nonzero(scores.isna().to_numpy())
     if len(bad_rows):

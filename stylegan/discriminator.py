@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common.checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.checkpoints import (DISCRIMINATOR, CheckpointError, describe, load_into, read_checkpoint,
+                                save_checkpoint)
 from stylegan.generator import INIT_RES, FUSED_SCALE_MIN_RES, Blur, num_blocks
 
 PUBLISHED_DISCRIMINATOR = dict(resolution=256, fmaps_base=16 << 10, fmaps_max=512, label_dim=7,
@@ -118,10 +119,15 @@ class Discriminator(nn.Module):
 def load_discriminator(source):
     """A discriminator from a file or a state dict: this repository's files carry their
     configuration; a raw state dict is read as the published 256 px v1 discriminator."""
-    state_dict, config = read_checkpoint(source)
+    state_dict, config = read_checkpoint(source, DISCRIMINATOR)
+    if config is not None:
+        missing = sorted(set(PUBLISHED_DISCRIMINATOR) - set(config))
+        if missing:
+            raise CheckpointError(f'{describe(source)}: not a {DISCRIMINATOR} checkpoint: its stored'
+                                  f' configuration lacks {missing}')
     discriminator = Discriminator(config or PUBLISHED_DISCRIMINATOR)
-    return load_into(discriminator, state_dict, describe(source), 'StyleGAN discriminator')
+    return load_into(discriminator, state_dict, describe(source), DISCRIMINATOR)
 
 
 def save_discriminator(discriminator, path):
-    save_checkpoint(path, discriminator.state_dict(), discriminator.config)
+    save_checkpoint(path, discriminator.state_dict(), discriminator.config, DISCRIMINATOR)

@@ -17,7 +17,6 @@ short of the data's tails is what the coverage figure counts.
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -25,11 +24,12 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from common.checkpoints import CheckpointError
+from common.cli import add_debug_flag, parse_checked, prepare_output_file, run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png, to_uint8
 from common.paths import in_repo
 from common.properties import CORE_PROPERTIES
+from common.validation import check_count, check_device, check_writable_file
 from property_score_cnn import load_property_score_cnn
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
 from stylegan.loading import convert_v1_to_v6, load_generator
@@ -123,6 +123,28 @@ def sample_grid(generator, seed, count=64):
     return contact_sheet(to_uint8(images))
 
 
+def check_arguments(args):
+    """The arguments that can be checked before any model is read (a usage error if not)."""
+    check_count(args.n, '--n', minimum=2)
+    check_device(args.device)
+    for flag, path in (('--grid', args.grid), ('--plot', args.plot), ('--out', args.out)):
+        check_writable_file(path, flag)
+
+
+def run(args):
+    for flag, path in (('--grid', args.grid), ('--plot', args.plot), ('--out', args.out)):
+        prepare_output_file(path, flag)
+    generator, result, samples, table = evaluate(args.generator, args.cnn, args.scores_table,
+                                                 args.n, args.seed, args.device)
+    save_png(sample_grid(generator, args.seed), args.grid)
+    coverage_plot(samples, table, args.plot)
+    write_csv(args.out, result)
+    write_json(os.path.splitext(args.out)[0] + '_config.json',
+               {key: value for key, value in vars(args).items() if key != 'debug'})
+    print(result.to_string(index=False))
+    print(f'grid of 64 samples: {args.grid}; table: {args.out}; histograms: {args.plot}')
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,7 +152,7 @@ def main(argv=None):
     parser.add_argument('--cnn', default='models/default/property_score_cnn.pth')
     parser.add_argument('--scores-table', default='models/default/all_scores_v2_cnn.csv',
                         help='the CNN-derived all_scores table of the training data')
-    parser.add_argument('--n', type=int, default=5000)
+    parser.add_argument('--n', type=int, default=5000, help='samples per way of drawing (at least 2)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--grid', default=in_repo('docs', 'default_generator.png'))
     parser.add_argument('--plot', default=in_repo('docs', 'default_generator_coverage.png'),
@@ -138,18 +160,9 @@ def main(argv=None):
     parser.add_argument('--out', default=in_repo('outputs', 'evaluate_base.csv'))
     parser.add_argument('--device', default='cpu',
                         help="'cuda' on a GPU; the figures agree with the CPU's up to float rounding")
-    args = parser.parse_args(argv)
-    try:
-        generator, result, samples, table = evaluate(args.generator, args.cnn, args.scores_table,
-                                                     args.n, args.seed, args.device)
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
-        sys.exit(f'error: {error}')
-    save_png(sample_grid(generator, args.seed), args.grid)
-    coverage_plot(samples, table, args.plot)
-    write_csv(args.out, result)
-    write_json(os.path.splitext(args.out)[0] + '_config.json', vars(args))
-    print(result.to_string(index=False))
-    print(f'grid of 64 samples: {args.grid}; table: {args.out}; histograms: {args.plot}')
+    add_debug_flag(parser)
+    args = parse_checked(parser, argv, check_arguments)
+    run_command(lambda: run(args), argv)
 
 
 if __name__ == '__main__':

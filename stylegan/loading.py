@@ -6,16 +6,23 @@ The conversions are the ones the original scripts make before VectorFind-v6 and 
 """
 import torch
 
-from common.checkpoints import describe, load_into, read_checkpoint, save_checkpoint
+from common.checkpoints import (GENERATOR, CheckpointError, describe, load_into, read_checkpoint,
+                                save_checkpoint)
 from stylegan.generator import Generator
 from stylegan.presets import PRESETS, VARIANTS, as_variant, preset
 
-def _config_for(stored_config, variant):
+
+def _config_for(stored_config, variant, where):
     if stored_config is None:
         if variant not in PRESETS:
             raise KeyError(f'unknown variant or preset {variant!r};'
                            f' expected one of {VARIANTS} or {sorted(set(PRESETS) - set(VARIANTS))}')
         return preset(variant)
+    missing = sorted(set(PRESETS['v1']) - {'label_mode', 'label_dim', 'conditional_truncation'}
+                     - set(stored_config))
+    if missing:
+        raise CheckpointError(f'{where}: not a {GENERATOR} checkpoint: its stored configuration'
+                              f' lacks {missing}')
     # The repository's own files know their body; a variant only says how the label enters.
     return as_variant(stored_config, variant) if variant in VARIANTS else stored_config
 
@@ -27,14 +34,14 @@ def load_generator(source, variant):
     variant of the 256 px Oh-LoRA StyleGAN; a checkpoint that does not fit fails naming the first
     key that differs and both shapes.
     """
-    state_dict, stored_config = read_checkpoint(source)
-    generator = Generator(_config_for(stored_config, variant))
+    state_dict, stored_config = read_checkpoint(source, GENERATOR)
+    generator = Generator(_config_for(stored_config, variant, describe(source)))
     load_into(generator, state_dict, describe(source), f'{variant} generator')
     return generator.eval()
 
 
 def save_generator(generator, path):
-    save_checkpoint(path, generator.state_dict(), generator.config)
+    save_checkpoint(path, generator.state_dict(), generator.config, GENERATOR)
 
 
 def _convert(generator, variant, reinitialise, seed):

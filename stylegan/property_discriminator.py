@@ -9,7 +9,7 @@ tanh -> Linear(64, 1). With `width=1` its keys are those of `stylegan_dis_fine_t
 import torch
 from torch import nn
 
-from common.checkpoints import load_into, save_checkpoint
+from common.checkpoints import V5_DISCRIMINATOR, load_into, save_checkpoint
 from common.properties import CORE_PROPERTIES
 from property_score_cnn.model import BRANCH, ScoreCNN, fit_to_input_size, load_width_model
 
@@ -42,11 +42,11 @@ class PropertyDiscriminator(nn.Module):
 
 def load_property_discriminator(source, width=None):
     """The v5 discriminator from a file or a state dict (published or this repository's)."""
-    return load_width_model(PropertyDiscriminator, source, width, 'FineTune-v5 discriminator')
+    return load_width_model(PropertyDiscriminator, source, width, V5_DISCRIMINATOR)
 
 
 def save_property_discriminator(discriminator, path):
-    save_checkpoint(path, discriminator.state_dict(), {'width': discriminator.width})
+    save_checkpoint(path, discriminator.state_dict(), {'width': discriminator.width}, V5_DISCRIMINATOR)
 
 
 def init_from_property_score_cnn(discriminator, cnn):

@@ -23,7 +23,6 @@ the default base generator is in its card, models/default/base_generator.md.
 """
 import copy
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -34,17 +33,24 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from common.checkpoints import CheckpointError, first_line, missing_file_message, read_state
+from common.cli import add_debug_flag, prepare_output_dir, run_command
 from common.files import atomic_write, write_json
 from common.images import contact_sheet, save_png, to_uint8
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from common.training_log import appending_log, trim_log
+from common.validation import (InputError, check_choice, check_count, check_device, check_finite,
+                               check_fraction, check_positive)
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from stylegan.generator import Generator
 from stylegan.loading import load_generator, save_generator
-from stylegan.presets import preset
+from stylegan.presets import PRESETS, preset
 
+# The presets a base generator can be trained in: the v1 format, a 7-dim label embedded.
+TRAINABLE_PRESETS = tuple(name for name, config in PRESETS.items()
+                          if config['label_mode'] == 'embed' and config['label_dim'] == 7)
 LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
 
 
@@ -73,19 +79,47 @@ class BaseTrainingSettings:
     device: str = field(default_factory=default_device)
 
     def __post_init__(self):
+        """Every value checked before any work (a bad one is a usage error of the command)."""
         if self.init_discriminator and not self.init_generator:
             raise ValueError('--init-discriminator continues a trained pair: give --init-generator too')
+        check_choice(self.preset, '--preset', TRAINABLE_PRESETS)
+        if not (isinstance(self.steps, int) and (self.steps >= 1 or self.steps == 0 and self.init_generator)):
+            raise InputError(f'--steps must be at least 1 (0 only with --init-generator, which then'
+                             f' saves that generator as the run\'s), got {self.steps}')
+        for name in ('batch_size', 'r1_interval', 'log_every', 'sample_every', 'checkpoint_every'):
+            check_count(getattr(self, name), _flag(name))
+        check_count(self.d_warmup_steps, '--d-warmup-steps', minimum=0)
+        check_finite(self.max_minutes, '--max-minutes', low=0.0)
+        check_positive(self.lr, '--lr')
+        check_finite(self.r1_gamma, '--r1-gamma', low=0.0)
+        check_fraction(self.style_mixing, '--style-mixing', include_one=True)
+        check_fraction(self.label_dropout, '--label-dropout', include_one=True)
+        check_positive(self.ema_kimg, '--ema-kimg')
+        check_count(self.seed, '--seed', minimum=-2 ** 63)
+        check_device(self.device)
+
+
+def _flag(name):
+    return '--' + name.replace('_', '-')
 
 
 
 def load_training_set(table_path, resolution):
     """Images [N, 3, R, R] uint8 and labels [N, 7] float32 from an all_scores table."""
     table = read_score_table(table_path)
-    images = np.stack([
-        np.asarray(Image.open(path).convert('RGB').resize((resolution, resolution), Image.BOX))
-        for path in tqdm(table.abs_img_path, desc='loading images', unit='img')])
+    images = np.stack([_training_image(table_path, row, path, resolution) for row, path in
+                       enumerate(tqdm(table.abs_img_path, desc='loading images', unit='img'))])
     labels = table.loc[:, list(SCORE_COLUMNS)].to_numpy(np.float32)
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+def _training_image(table_path, row, path, resolution):
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert('RGB').resize((resolution, resolution), Image.BOX))
+    except (OSError, ValueError) as error:
+        raise ValueError(f'{table_path}: row {row}, column img_path: {path} is not a readable image'
+                         f' ({first_line(error)})') from None
 
 
 def discriminator_config(generator_config, mbstd_group_size=4):
@@ -237,6 +271,21 @@ def check_same_configuration(model, expected, path, what, preset_name):
                          f' {preset_name} (differs in {differing})')
 
 
+def check_init_files(settings):
+    """--init-generator and --init-discriminator: files of the right kind and of the run's preset."""
+    for flag, path in (('--init-generator', settings.init_generator),
+                       ('--init-discriminator', settings.init_discriminator)):
+        if path and not os.path.isfile(path):
+            raise CheckpointError(f'{flag}: {missing_file_message(path)}')
+    config = preset(settings.preset)
+    check_same_configuration(load_generator(settings.init_generator, 'v1'), config,
+                             settings.init_generator, 'generator', settings.preset)
+    if settings.init_discriminator:
+        check_same_configuration(load_discriminator(settings.init_discriminator),
+                                 discriminator_config(config), settings.init_discriminator,
+                                 'discriminator', settings.preset)
+
+
 def start_from(trainer, generator_path, discriminator_path=None):
     """G and G_ema of a new run set to the generator in `generator_path`, and D to the
     discriminator in `discriminator_path` when given; both must be of the run's preset."""
@@ -253,22 +302,39 @@ def start_from(trainer, generator_path, discriminator_path=None):
         print(f'starting D from {discriminator_path}')
 
 
+def resume(trainer, path):
+    """Continue from the training checkpoint at `path`; one that is not this training's is an
+    error naming it."""
+    state = read_state(path, map_location=trainer.device,
+                       remedy='delete it to start the training over, or give another --out-dir')
+    try:
+        trainer.load_state(state)
+    except (KeyError, RuntimeError, TypeError, AttributeError) as error:
+        raise CheckpointError(f'{path}: not a training checkpoint of this run\'s --preset'
+                              f' {trainer.settings.preset} ({first_line(error)}); delete it to start'
+                              f' over or give another --out-dir') from None
+
+
 def write_config(settings, out_dir):
     write_json(os.path.join(out_dir, 'config.json'),
                dict(as_record(settings), generator_config=preset(settings.preset)))
 
 
 def train(settings):
+    prepare_output_dir(settings.out_dir, '--out-dir')
+    prepare_output_dir(os.path.join(settings.out_dir, 'samples'), '--out-dir')
+    resuming = os.path.exists(checkpoint_path(settings.out_dir))
+    if settings.init_generator and not resuming:
+        check_init_files(settings)  # before the training set is read, which can take minutes
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision('high')
-    os.makedirs(os.path.join(settings.out_dir, 'samples'), exist_ok=True)
     table = os.path.join(settings.data, 'all_scores_v2.csv') if os.path.isdir(settings.data) else settings.data
     images, labels = load_training_set(table, preset(settings.preset)['resolution'])
+    os.makedirs(os.path.join(settings.out_dir, 'samples'), exist_ok=True)
     trainer = BaseTrainer(settings, images, labels)
     log_path = os.path.join(settings.out_dir, 'train_log.csv')
     if os.path.exists(checkpoint_path(settings.out_dir)):
-        trainer.load_state(torch.load(checkpoint_path(settings.out_dir), map_location=trainer.device,
-                                      weights_only=True))
+        resume(trainer, checkpoint_path(settings.out_dir))
         trim_log(log_path, lambda log: log.step <= trainer.step)
         print(f'resumed from {checkpoint_path(settings.out_dir)} at step {trainer.step}')
     elif settings.init_generator:
@@ -313,7 +379,8 @@ def parse_args(argv=None):
     parser = new_parser(__doc__)
     parser.add_argument('--data', required=True,
                         help='a world folder holding all_scores_v2.csv, or the table itself')
-    parser.add_argument('--preset', help='generator preset (default world64)')
+    parser.add_argument('--preset', help=f'generator preset: one of {", ".join(TRAINABLE_PRESETS)}'
+                                         f' (default world64)')
     add_out_dir(parser, 'checkpoint, log, samples, generator.pth and discriminator.pth',
                 required=True)
     parser.add_argument('--steps', type=int)
@@ -340,15 +407,13 @@ def parse_args(argv=None):
     parser.add_argument('--sample-every', type=int)
     parser.add_argument('--checkpoint-every', type=int)
     add_seed_and_device(parser)
+    add_debug_flag(parser)
     return parse_settings(parser, argv, BaseTrainingSettings)
 
 
 def main(argv=None):
     settings = parse_args(argv)
-    try:
-        train(settings)
-    except (FileNotFoundError, ValueError) as error:
-        sys.exit(f'error: {error}')
+    run_command(lambda: train(settings), argv)
 
 
 if __name__ == '__main__':

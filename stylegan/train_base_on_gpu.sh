@@ -50,7 +50,7 @@ for g in $GAMMAS; do
 done
 wait
 for g in $GAMMAS; do
-    echo "gamma $g: $(tr '\r' '\n' < "$RUN/gamma_$g/train.log" | grep -o 'stopping at step.*\|Error.*' | tail -1)"
+    echo "gamma $g: $(tr '\r' '\n' < "$RUN/gamma_$g/train.log" | grep -o 'stopping at step.*\|[Ee]rror.*' | tail -1)"
 done
 
 date +%T
