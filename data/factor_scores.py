@@ -8,6 +8,7 @@ factor, the Spearman rank correlation between the factor and the score it drives
 import argparse
 
 import cv2
+import numpy as np
 import pandas as pd
 
 from data.face_world import SCORE_OF_FACTOR, render_faces
@@ -27,6 +28,21 @@ def factor_score_spearman(n, seed):
     scores = raw_scores_of_faces(images, label_maps)
     return pd.Series({factor: factors[factor].reset_index(drop=True).corr(scores[score], method='spearman')
                       for factor, score in SCORE_OF_FACTOR.items()}, name='spearman')
+
+
+def factor_coupling(factors, scores):
+    """How each score depends on every controlled factor: the coefficients [factors, scores] of a
+    least-squares fit of each standardised score on all standardised factors (and the size of the
+    head turn, |head_turn|, which a left-right symmetric effect would follow). The diagonal is
+    each factor's own score; anything off it is a coupling a steering edit cannot undo."""
+    x = factors[list(SCORE_OF_FACTOR)].reset_index(drop=True).astype(float)
+    x['abs_head_turn'] = x.head_turn.abs()
+    x = (x - x.mean()) / x.std()
+    y = pd.DataFrame(scores).reset_index(drop=True)
+    y = (y - y.mean()) / y.std()
+    design = np.column_stack([x.to_numpy(), np.ones(len(x))])
+    coefficients = np.linalg.lstsq(design, y.to_numpy(), rcond=None)[0][:-1]
+    return pd.DataFrame(coefficients, index=x.columns, columns=y.columns)
 
 
 def main(argv=None):

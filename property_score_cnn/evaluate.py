@@ -12,12 +12,14 @@ targets are met or not; the table says which are.
 import argparse
 import os
 
+import pandas as pd
+
 from common.cli import add_debug_flag, parse_checked, prepare_output_file, run_command
 from common.files import write_json
 from common.properties import PROPERTY_NAMES
 from common.validation import InputError, check_count, check_writable_file
 from data.face_world import render_faces
-from data.factor_scores import raw_scores_of_faces
+from data.factor_scores import factor_coupling, raw_scores_of_faces
 from property_score_cnn.model import load_property_score_cnn, score_images
 from property_score_cnn.scoring import check_resolution, cnn_view, pearson_per_column
 
@@ -37,6 +39,18 @@ def evaluate(cnn_path, n, seed, resolution, batch_size=64):
     correlations = pearson_per_column(predicted, raw)
     return [{'property': name, 'pearson_r': round(float(r), 4), 'target': TARGET_R[name],
              'passed': bool(r >= TARGET_R[name])} for name, r in zip(PROPERTY_NAMES, correlations)]
+
+
+def coupling(cnn_path, n, seed, resolution, batch_size=64):
+    """{'label_maps': ..., 'cnn': ...}: `data.factor_scores.factor_coupling` of the exact label-map
+    scores and of the CNN's scores of the same n fresh faces: whether the world, or the CNN's
+    measurement of it, ties one property to another's factor."""
+    model = load_property_score_cnn(cnn_path)
+    images, label_maps, factors = render_faces(n, seed)
+    raw = raw_scores_of_faces(images, label_maps).loc[:, list(PROPERTY_NAMES)]
+    measured = pd.DataFrame(score_images(model, cnn_view(images, resolution), batch_size=batch_size),
+                            columns=list(PROPERTY_NAMES))
+    return {'label_maps': factor_coupling(factors, raw), 'cnn': factor_coupling(factors, measured)}
 
 
 def print_table(rows):
@@ -68,8 +82,15 @@ def run(args):
     out = prepare_output_file(output_path(args), '--out')
     rows = evaluate(args.cnn, args.n, args.seed, args.resolution, args.batch_size)
     print_table(rows)
-    write_json(out, {'cnn': args.cnn, 'n': args.n, 'seed': args.seed,
-                     'resolution': args.resolution, 'properties': rows})
+    record = {'cnn': args.cnn, 'n': args.n, 'seed': args.seed, 'resolution': args.resolution,
+              'properties': rows}
+    if args.coupling:
+        tables = coupling(args.cnn, args.n, args.seed, args.resolution, args.batch_size)
+        for name, table in tables.items():
+            print(f'\nstandardised coefficients of each score ({name}) on the factors:')
+            print(table.round(3).to_string())
+        record['coupling'] = {name: table.round(4).to_dict() for name, table in tables.items()}
+    write_json(out, record)
     print(f'wrote {out}')
 
 
@@ -84,6 +105,9 @@ def main(argv=None):
     parser.add_argument('--batch-size', type=int, default=64, help='faces scored at once')
     parser.add_argument('--out', default=None,
                         help='result JSON; default <cnn stem>_evaluation.json next to the CNN')
+    parser.add_argument('--coupling', action='store_true',
+                        help='also fit every score on every factor of the faces (label maps and'
+                             ' CNN): does one property follow another\'s factor?')
     add_debug_flag(parser)
     args = parse_checked(parser, argv, check_arguments)
     run_command(lambda: run(args), argv)

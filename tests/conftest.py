@@ -33,7 +33,7 @@ def tiny_vectorfind_runs(tmp_path_factory):
     scores = render_and_score(convert_v1_to_v6(generator), cnn, codes, 'cpu', 16)
     table = all_scores_table(range(16), [f'{i}.png' for i in range(16)], dict(zip(PROPERTY_NAMES, scores.T)))
     write_score_table(table, root / 'all_scores_v2_cnn.csv')
-    variants = {'grouped': dict(grouping=True, max_tries=2),
+    variants = {'grouped': dict(grouping=True, max_tries=2, space='z', layers=None, hold='core'),
                 'w': dict(grouping=False, max_tries=1, space='w', layers='eyes=0-2')}
     for name, options in variants.items():
         if name != 'grouped':  # the first run's samples, which a re-run would reuse

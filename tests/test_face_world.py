@@ -78,3 +78,14 @@ def test_build_resumes_and_feeds_the_dataset(tmp_path):
     assert -1.0 <= image.min() and image.max() <= 1.0
     torch.testing.assert_close(scores, torch.tensor(first.loc[7, list(SCORE_COLUMNS)].to_numpy(float), dtype=torch.float32))
     assert path.endswith('000007.png')
+
+
+def test_factor_coupling_finds_a_planted_coupling_and_the_world_has_none():
+    from data.face_world import render_faces
+    from data.factor_scores import factor_coupling, raw_scores_of_faces
+    images, label_maps, factors = render_faces(60, 5)
+    scores = raw_scores_of_faces(images, label_maps)
+    table = factor_coupling(factors, scores)
+    assert table.loc['eye_openness', 'eyes'] > 0.9 and abs(table.loc['head_turn', 'eyes']) < 0.1
+    planted = scores.assign(eyes=scores.eyes + 3 * scores.eyes.std() * factors.head_turn.to_numpy())
+    assert abs(factor_coupling(factors, planted).loc['head_turn', 'eyes']) > 0.5

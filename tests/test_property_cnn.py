@@ -108,3 +108,13 @@ def test_save_and_load_keep_the_width(tmp_path):
     assert loaded.width == 0.25 and not loaded.training
     for key, value in cnn.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
+
+
+def test_coupling_of_label_map_and_cnn_scores_on_the_same_faces(tmp_path):
+    from property_score_cnn.evaluate import coupling
+    save_property_score_cnn(PropertyScoreCNN(width=0.125), tmp_path / 'cnn.pth')
+    tables = coupling(tmp_path / 'cnn.pth', 24, 5, 64)
+    assert set(tables) == {'label_maps', 'cnn'}
+    for table in tables.values():
+        assert list(table.columns) == list(PROPERTY_NAMES) and 'abs_head_turn' in table.index
+    assert tables['label_maps'].loc['mouth_openness', 'mouth'] > 0.8

@@ -5,15 +5,16 @@
 
 Training phase: sample n codes (z 512 + 3 extra dims), generate and score them with the Property
 Score CNN, group them by hair colour, hair length and background mean (high/low against the
-medians of the CNN-derived all_scores table), and per group and property fit a direction:
-`--directions svm` (SPEC, and the `ohlora` preset) fits a linear SVM between the top and bottom
-`ratio` of scores and keeps its unit normal; `--directions least-squares` fits eyes, mouth and
-pose linearly on every sample and keeps, per property, the move that changes it and holds the
-other two. `--no-grouping` fits one direction per property over all samples. The `default`
-preset fits least squares over all samples, which on the default world reaches the targets that
-the SPEC's grouped SVMs (the `ohlora` preset) miss. Image generation test: move codes along the
-directions over a 50-image weight grid and check that the measured scores follow (SPEC:
-"StyleGAN-VectorFind-v6").
+medians of the CNN-derived all_scores table), and per group and property fit a direction in
+`--space` z (v6: the code) or w (v7: the mapping output): `--directions svm` (SPEC, and the
+`ohlora` presets) fits a linear SVM between the top and bottom `ratio` of scores and keeps its
+unit normal; `--directions least-squares` fits the scores linearly on every sample and keeps, per
+property, the move that changes it and holds the others (`--hold core`: the other two steered
+properties; `--hold all`: all six other scores). `--no-grouping` fits one direction per property
+over all samples. Image generation test: move codes along the directions over a 50-image weight
+grid (in w, optionally only on some synthesis layers, `--layers`) and check that the measured
+scores follow (SPEC: "StyleGAN-VectorFind-v6"), and record how far each edit moves the other six
+scores (leakage, `common/leakage.py`).
 
 Everything lands in --out-dir, and a re-run in the same folder reuses what is finished: samples,
 directions (unless --retrain), tested codes, and the converted v6 generator.
@@ -57,9 +58,9 @@ REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
 class VectorFindSettings:
     """Everything a run depends on. The defaults are the `default` preset: the committed models of
     the synthetic face world, sized for a 2-core CPU (at most 600 codes tested where the SPEC
-    tries 2,400; batches of the size that runs fastest there) and least-squares directions over
-    all samples, which meet the targets on this world where the SPEC's grouped SVMs do not
-    (docs/vectorfind.md)."""
+    tries 2,400; batches of the size that runs fastest there), and the directions that measured
+    best there, leakage first (docs/vectorfind.md): least squares over all samples in w, each
+    holding all six other scores, the pose edit on the coarse layers 0-3 only."""
     preset: str = 'default'
     generator: str = in_repo('models', 'default', 'base_generator.pth')
     cnn: str = in_repo('models', 'default', 'property_score_cnn.pth')
@@ -80,9 +81,9 @@ class VectorFindSettings:
     device: str = field(default_factory=default_device)
     precision: str = 'float32'
     max_leakage: Optional[float] = None
-    space: str = 'z'
-    layers: Optional[str] = None
-    hold: str = 'core'
+    space: str = 'w'
+    layers: Optional[str] = 'pose=0-4'
+    hold: str = 'all'
     out_dir: str = in_repo('outputs', 'vectorfind_v6')
 
     def __post_init__(self):
@@ -106,7 +107,7 @@ PRESETS = {
                    cnn=in_repo('models', 'stylegan_gen_fine_tuned_v2_cnn.pth'),
                    scores_table=in_repo('models', 'all_scores_v2_cnn.csv'),
                    n=500_000, max_tries=2400, batch_size=250, chunk_size=20_000,
-                   directions='svm', grouping=True),
+                   directions='svm', grouping=True, space='z', layers=None, hold='core'),
 }
 PRESETS['ohlora_v7'] = dict(PRESETS['ohlora'], space='w', n=80_000, ratio=0.2)
 
@@ -298,13 +299,15 @@ def parse_args(argv=None):
                              ' least-squares (every sample; each direction holds the other two'
                              ' properties; the default preset)')
     parser.add_argument('--space', choices=SPACES,
-                        help='z (v6: the 515-dim code; the default) or w (v7: the mapping output)')
+                        help='z (v6: the 515-dim code; the ohlora preset) or w (v7: the mapping'
+                             ' output; the default preset)')
     parser.add_argument('--layers',
                         help='in w, the synthesis layers each direction is added to, e.g.'
-                             ' eyes=2-6,pose=0-4 (layers 2..5 and 0..3; unnamed: every layer)')
+                             ' eyes=2-6,pose=0-4 (layers 2..5 and 0..3; unnamed: every layer;'
+                             ' the default preset: pose=0-4; "" for every layer)')
     parser.add_argument('--hold', choices=HOLDS,
                         help='least squares: each direction holds the other two steered'
-                             ' properties (core; the default) or all six other CNN scores (all)')
+                             ' properties (core) or all six other CNN scores (all; the default)')
     parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
     parser.add_argument('--retrain', action='store_true', help='fit the directions again')
     parser.add_argument('--max-leakage', type=float,

@@ -1,0 +1,63 @@
+"""Where a run's edits leak: per steered property, the median over tested codes of every CNN
+score's change over that property's range of the test grid, in units of the score's spread over
+the run's samples (the changes `common/leakage.py` takes its ratios of).
+
+    python -m vectorfind.leakage_matrix outputs/vectorfind_v6 --codes 30
+
+Re-scores the first --codes tested codes of the run with its own generator, directions, space and
+CNN; writes leakage_matrix.csv into the run folder and prints it.
+"""
+import argparse
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+
+from common.files import write_csv
+from common.leakage import score_changes
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from property_score_cnn import load_property_score_cnn
+from vectorfind.generation_testing import score_code_edits, weight_grid
+from vectorfind.latents import inference_precision
+from vectorfind.steering import Steering, read_tested_codes
+
+
+def leakage_matrix(out_dir, codes=30, device='cpu'):
+    """[3, 7] DataFrame: rows the steered properties, columns every score's median change."""
+    steering = Steering.from_run(out_dir, device)
+    with open(os.path.join(out_dir, 'config.json')) as f:
+        config = json.load(f)
+    cnn = load_property_score_cnn(config['cnn']).to(device).eval()
+    spread = pd.read_csv(os.path.join(out_dir, 'score_spread.csv'))[list(PROPERTY_NAMES)].to_numpy()[0]
+    _, tested = read_tested_codes(out_dir, steering.code_dim)
+    if not len(tested):
+        raise ValueError(f'{out_dir}: no tested codes to measure')
+    changes = []
+    with inference_precision(device, steering.precision), torch.inference_mode():
+        for code in tested[:codes]:
+            group = steering.group_of(code)
+            directions = np.stack([steering.directions[p, group] for p in CORE_PROPERTIES])
+            scores, _ = score_code_edits(steering.generator, cnn, code, directions, device,
+                                         space=steering.space)
+            changes.append(score_changes(weight_grid(), scores, spread))
+    return pd.DataFrame(np.median(np.stack(changes), axis=0), index=list(CORE_PROPERTIES),
+                        columns=list(PROPERTY_NAMES))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('run', help='a VectorFind run folder')
+    parser.add_argument('--codes', type=int, default=30, help='how many of its tested codes')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    if args.codes < 1:
+        parser.error(f'--codes must be at least 1, got {args.codes}')
+    matrix = leakage_matrix(args.run, args.codes, args.device).round(3)
+    write_csv(os.path.join(args.run, 'leakage_matrix.csv'), matrix.reset_index(names='edit'))
+    print(matrix.to_string())
+
+
+if __name__ == '__main__':
+    main()
