@@ -15,7 +15,6 @@ warm-up step each, then the median of --repeats timed steps.
 """
 import argparse
 import copy
-import os
 import statistics
 import time
 

@@ -9,7 +9,6 @@ images and labels of the preset's size (speed does not depend on them): --warmup
 --steps timed ones, a whole number of R1 intervals, synchronised on a GPU.
 """
 import argparse
-import os
 import time
 
 import pandas as pd

@@ -20,6 +20,8 @@ import tempfile
 import threading
 import time
 
+import pandas as pd
+
 # mkstemp's names: the prefix and suffix given below around 8 characters from this alphabet; the
 # prefix holds the writing process's id, so that a cleanup spares the files of a live writer.
 _TEMP_NAME = re.compile(r'^\..*\.[a-z0-9_]{8}\.tmp(\.[^.]*)?$')
@@ -156,3 +158,19 @@ def write_csv(path, frame):
     """A DataFrame as CSV without its index, atomically."""
     with atomic_write(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def read_csv_file(path, what, expected):
+    """The CSV file at `path` as a DataFrame; a missing file, a folder, an empty file or one
+    that is not CSV fails naming the file, `what` it was meant to be and what was `expected`."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{what} not found: {path}' if not os.path.isdir(path) else
+                                f'{path} is a folder; expected {expected}')
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f'{path}: the file is empty; expected {expected}') from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(f'{path}: not a readable CSV {what}'
+                         f' ({str(error).strip().splitlines()[0]})') from None

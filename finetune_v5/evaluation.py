@@ -41,13 +41,14 @@ def measure(generator, cnn, z, psi):
     return images, labels.numpy(), score_images(cnn, images)
 
 
-def score_spread(generator, cnn, labels, psi, samples, seed):
+def score_spread(generator, cnn, labels, samples, seed):
     """Standard deviation [7] of each CNN score over `samples` random faces of the generator
-    (z ~ N(0, 1), labels drawn from `labels` [N, 3], truncation `psi`): leakage's unit."""
+    (z ~ N(0, 1), labels drawn from `labels` [N, 3], no truncation, as VectorFind's samples):
+    leakage's unit. (Truncated, every distinct label would need its own w average.)"""
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, generator.z_dim, generator=rng)
     drawn = labels[torch.randint(len(labels), (samples,), generator=rng)]
-    return score_images(cnn, render(generator, z, drawn, psi)).std(axis=0, ddof=1)
+    return score_images(cnn, render(generator, z, drawn, psi=1.0)).std(axis=0, ddof=1)
 
 
 def agreement(labels, all_scores, score_std):

@@ -259,12 +259,12 @@ def prepare(settings):
 
 
 def spread_of_run(trainer):
-    """Each CNN score's spread over random faces of the generator as the run starts, at its
-    truncation psi (leakage's unit), measured once and kept in score_spread.csv."""
+    """Each CNN score's spread over random faces of the generator as the run starts (leakage's
+    unit), measured once and kept in score_spread.csv."""
     path = out_path(trainer.settings, 'score_spread.csv')
     if not os.path.exists(path):
-        spread = score_spread(trainer.G, trainer.cnn, trainer.labels, trainer.settings.trunc_psi,
-                              trainer.settings.spread_samples, trainer.settings.seed)
+        spread = score_spread(trainer.G, trainer.cnn, trainer.labels, trainer.settings.spread_samples,
+                              trainer.settings.seed)
         write_csv(path, pd.DataFrame([spread], columns=list(PROPERTY_NAMES)))
     return pd.read_csv(path)[list(PROPERTY_NAMES)].to_numpy(np.float64)[0]
 

@@ -11,7 +11,6 @@ Label classes (11): 0 background, 1 skin, 2 left brow, 3 right brow, 4 left eye,
 import cv2
 import numpy as np
 
-from common.properties import PROPERTY_NAMES
 
 MAP_SIZE = 224
 BACKGROUND, LEFT_EYE, RIGHT_EYE, UPPER_LIP, INNER_MOUTH, LOWER_LIP, HAIR = 0, 4, 5, 7, 8, 9, 10
@@ -27,7 +26,7 @@ _RIGHT_EYE_COLS = slice(MAP_SIZE // 4, MAP_SIZE)
 
 
 def raw_property_scores(label_map, image):
-    """The seven raw scores of one face, keyed as in `PROPERTY_NAMES`.
+    """The seven raw scores of one face, keyed as in `common.properties.PROPERTY_NAMES`.
 
     label_map: [224, 224] integer array in the 11 classes above.
     image: [224, 224, 3] uint8 BGR image the map was parsed from (cv2's channel order).

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from common.files import atomic_write
+from common.files import atomic_write, read_csv_file
 from common.properties import PROPERTY_NAMES
 
 SCORE_COLUMNS = tuple(f'{name}_score' for name in PROPERTY_NAMES)
@@ -66,18 +66,9 @@ def read_score_table(path, image_root=None, check_images=True):
     Checks: every column of `TABLE_COLUMNS` is present, no score is NaN, every image exists.
     Returns the DataFrame with an added `abs_img_path` column.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'score table not found: {path}' if not os.path.isdir(path) else
-                                f'{path} is a folder; expected a score table (CSV), e.g.'
-                                f' {os.path.join(path, "all_scores_v2.csv")}')
-    try:
-        table = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f'{path}: the file is empty; expected a score table with the columns'
-                         f' {list(TABLE_COLUMNS)}') from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise ValueError(f'{path}: not a readable CSV score table'
-                         f' ({str(error).strip().splitlines()[0]})') from None
+    table = read_csv_file(path, 'score table', f'a score table (CSV) with the columns'
+                                              f' {list(TABLE_COLUMNS)}, e.g.'
+                                              f' {os.path.join(path, "all_scores_v2.csv")}')
     _require_columns(table, TABLE_COLUMNS, str(path))
     if len(table) == 0:
         raise ValueError(f'{path}: the table has no rows; expected one row per image')

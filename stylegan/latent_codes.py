@@ -5,6 +5,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from common.files import read_csv_file
+
 
 def read_latent_codes(path, code_dim):
     """[N, code_dim] float32 from a CSV with one code per row (an unnamed index column is ignored).
@@ -14,16 +16,8 @@ def read_latent_codes(path, code_dim):
     (counted from 0 after the header; its line in the file too) and column of the first bad cell.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'latent codes file not found: {path}' if not os.path.isdir(path)
-                                else f'{path} is a folder; expected a CSV file of latent codes')
-    try:
-        table = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f'{path}: the file is empty; expected a CSV with a header and one latent'
-                         f' code ({code_dim} values: z then label) per row') from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise ValueError(f'{path}: not a readable CSV file ({str(error).strip().splitlines()[0]})') from None
+    table = read_csv_file(path, 'latent codes file', f'a CSV with a header and one latent code'
+                                                      f' ({code_dim} values: z then label) per row')
     table = table.loc[:, [c for c in table.columns if not str(c).startswith('Unnamed')]]
     if table.shape[1] != code_dim:
         raise ValueError(f'{path}: expected {code_dim} columns per latent code (z then label),'

@@ -6,13 +6,11 @@ import pytest
 import torch
 
 import finetune_v5.pipeline
-from common.properties import PROPERTY_NAMES
 from finetune_v5.pipeline import parse_args as finetune_args, train
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from segmentation.score_table import all_scores_table, write_score_table
-from stylegan import Generator, convert_v1_to_v6, preset, save_generator
-from vectorfind.latents import draw_codes, render_and_score
+from stylegan import Generator, preset, save_generator
+from tiny_models import write_tiny_models
 from vectorfind.pipeline import VectorFindSettings, run
 
 
@@ -23,16 +21,7 @@ def tiny_vectorfind_runs(tmp_path_factory):
     layers only, one code tested}: 80 samples of a tiny 16 px generator scored by a narrow random
     CNN, no t-SNE, seconds each. The CNN-derived table scores the generator's own faces, so that
     the median split gives every group members."""
-    root = tmp_path_factory.mktemp('vectorfind_runs')
-    torch.manual_seed(0)
-    generator = Generator(preset('tiny')).eval()
-    save_generator(generator, root / 'generator.pth')
-    cnn = PropertyScoreCNN(width=0.125).eval()
-    save_property_score_cnn(cnn, root / 'cnn.pth')
-    codes = draw_codes(16, 515, seed=99, purpose=0, block=0)
-    scores = render_and_score(convert_v1_to_v6(generator), cnn, codes, 'cpu', 16)
-    table = all_scores_table(range(16), [f'{i}.png' for i in range(16)], dict(zip(PROPERTY_NAMES, scores.T)))
-    write_score_table(table, root / 'all_scores_v2_cnn.csv')
+    root = write_tiny_models(tmp_path_factory.mktemp('vectorfind_runs'), 16)
     variants = {'grouped': dict(grouping=True, max_tries=2, space='z', layers=None, hold='core'),
                 'w': dict(grouping=False, max_tries=1, space='w', layers='eyes=0-2')}
     for name, options in variants.items():

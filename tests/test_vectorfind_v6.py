@@ -4,38 +4,23 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import vectorfind.generation_testing
 import vectorfind.sampling
 from linear_scores import LinearScores
-from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
-from segmentation.score_table import all_scores_table, write_score_table
-from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from tiny_models import write_tiny_models
+from stylegan import Generator, convert_v1_to_v6, preset
 from vectorfind import pipeline as v6
 from vectorfind.directions import load_direction, save_direction
 from vectorfind.generation_testing import THRESHOLDS, weight_grid
-from vectorfind.latents import draw_codes, render, render_and_score
+from vectorfind.latents import draw_codes, render
 from vectorfind.least_squares import conditional_moves, fit_property_directions
 from vectorfind.spaces import LatentSpace
 
 
 @pytest.fixture(scope='module')
 def models(tmp_path_factory):
-    """A tiny v1 generator, a narrow random CNN, and a CNN-derived table made by scoring that
-    generator's own faces, so that the median split gives every group members."""
-    root = tmp_path_factory.mktemp('models')
-    torch.manual_seed(0)
-    generator = Generator(preset('tiny')).eval()
-    save_generator(generator, root / 'generator.pth')
-    cnn = PropertyScoreCNN(width=0.125).eval()
-    save_property_score_cnn(cnn, root / 'cnn.pth')
-    codes = draw_codes(64, 515, seed=99, purpose=0, block=0)
-    scores = render_and_score(convert_v1_to_v6(generator), cnn, codes, 'cpu', 64)
-    names = ('eyes', 'hair_color', 'hair_length', 'mouth', 'pose', 'background_mean', 'background_std')
-    table = all_scores_table(range(64), [f'{i}.png' for i in range(64)], dict(zip(names, scores.T)))
-    write_score_table(table, root / 'all_scores_v2_cnn.csv')
-    return root
+    return write_tiny_models(tmp_path_factory.mktemp('models'), 64)
 
 
 def args_for(models, out_dir, *extra):

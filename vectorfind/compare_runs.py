@@ -38,7 +38,7 @@ def comparison_figure(runs, labels, code_indices):
     steerings = [Steering.from_run(run) for run in runs]
     _, codes = read_tested_codes(runs[0], steerings[0].code_dim)
     rows = [(i, prop) for i in code_indices for prop in CORE_PROPERTIES]
-    figure = Figure(figsize=(2 * STEPS * len(runs) * 0.9, len(rows) * 1.0 + 0.6))
+    figure = Figure(figsize=(STEPS * len(runs) * 1.05 + 0.8, len(rows) * 1.05 + 0.5))
     axes = figure.subplots(len(rows), len(runs), squeeze=False)
     for c, (steering, label) in enumerate(zip(steerings, labels)):
         for case in code_indices:
