@@ -53,7 +53,9 @@ def score_spread(generator, cnn, labels, samples, seed):
 
 def agreement(labels, all_scores, score_std):
     """Per property: Pearson correlation and mean absolute error of measured vs asked-for, and
-    leakage (`common/leakage.py`) with scores in units of `score_std` [7]."""
+    leakage (`common/leakage.py`, scores in units of `score_std` [7]): per fixed z, over its face
+    at each of the label corners, then the median over the z, as VectorFind takes the median of
+    its codes' leakage; `labels` and `all_scores` in `evaluation_batch`'s order."""
     scores = all_scores[:, CORE_COLUMNS]
     result = {}
     for i, name in enumerate(CORE_PROPERTIES):
@@ -62,6 +64,8 @@ def agreement(labels, all_scores, score_std):
             np.corrcoef(labels[:, i], scores[:, i])[0, 1])
     for i, name in enumerate(CORE_PROPERTIES):
         result[f'{name}_mae'] = float(np.abs(labels[:, i] - scores[:, i]).mean())
-    for name, (worst, _) in leakage(labels, all_scores, score_std).items():
-        result[f'{name}_leakage'] = worst
+    per_z = [leakage(labels[k::EVAL_Z_PER_LABEL], all_scores[k::EVAL_Z_PER_LABEL], score_std)
+             for k in range(EVAL_Z_PER_LABEL)]
+    for name in CORE_PROPERTIES:
+        result[f'{name}_leakage'] = float(np.median([leaks[name][0] for leaks in per_z]))
     return result

@@ -72,3 +72,21 @@ def test_bad_input_says_what_was_expected(bad):
         scores[3, 2] = np.nan
     with pytest.raises(ValueError, match='expected|finite'):
         leakage(grid, scores, std)
+
+
+def test_finetune_leakage_is_the_median_over_the_fixed_z():
+    """FineTune-v5's evaluation: 8 label corners x 10 fixed z; each z's faces give a leakage, and
+    the log takes their median, so one odd identity does not decide it."""
+    import torch
+    from finetune_v5.evaluation import agreement, evaluation_batch
+    _, labels = evaluation_batch(torch.zeros(10, 4))
+    labels = labels.numpy()
+    identity = np.repeat(np.random.default_rng(0).standard_normal((1, 10, 7)), 8, axis=0).reshape(80, 7)
+    scores = identity.copy()
+    for k, name in enumerate(('eyes', 'mouth', 'pose')):
+        scores[:, column(name)] += labels[:, k]
+    odd = np.arange(80) % 10 == 3  # z number 3 also turns the background with the eyes
+    scores[odd, column('background_mean')] += 5 * labels[odd, 0]
+    result = agreement(labels, scores, np.ones(7))
+    assert result['eyes_leakage'] == pytest.approx(0.0, abs=1e-9)
+    assert result['eyes_corr'] > 0.5 and result['mouth_leakage'] == pytest.approx(0.0, abs=1e-9)
