@@ -41,7 +41,6 @@ written atomically at the end of every epoch, at the time limit and on interrupt
 the same command continues the run exactly.
 """
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -53,7 +52,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from common.checkpoints import CheckpointError
+from common.cli import add_debug_flag, prepare_output_dir, run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
 from common.paths import in_repo
@@ -61,6 +60,7 @@ from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings, preset_value)
 from common.training_log import appending_log, trim_log
+from common.validation import check_device
 from data.build_default_world import build_world
 from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS, score_spread
 from finetune_v5.label_warm_start import warm_start_label
@@ -238,6 +238,7 @@ def write_sample_sets(trainer):
 def prepare(settings):
     """Models, data and (when a checkpoint exists) the state to continue from."""
     validate_settings(settings)
+    prepare_output_dir(settings.out_dir, '--out-dir')
     models = build_models(settings)
     resolution = models[0].config['resolution']
     ensure_score_table(settings, models[2], resolution)
@@ -332,8 +333,7 @@ def train(settings):
 
 
 def validate_settings(settings):
-    if settings.device.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f'--device {settings.device}: CUDA is not available here; use --device cpu')
+    check_device(settings.device)
     positive = ('batch_size', 'epochs', 'eval_every', 'max_d_updates', 'max_g_updates',
                 'label_init_samples')
     for name in positive + (('steps',) if settings.steps is not None else ()):
@@ -398,15 +398,12 @@ def parse_args(argv=None):
                         help='random faces over which each score\'s spread, the unit of leakage,'
                              ' is measured at the start (default 1000)')
     add_seed_and_device(parser)
+    add_debug_flag(parser)
     return parse_settings(parser, argv, FineTuneSettings, PRESETS)
 
 
 def main(argv=None):
     settings = parse_args(argv)
-    try:
-        train(settings)
-    except (CheckpointError, FileNotFoundError, ValueError, KeyError) as error:
-        sys.exit(f'error: {error}')
-    except KeyboardInterrupt:
-        sys.exit(f'interrupted: checkpoint saved in {settings.out_dir}; re-run the same command to'
-                 f' continue')
+    return run_command(lambda: train(settings), argv,
+                       interrupted=f'checkpoint saved in {settings.out_dir}; re-run the same'
+                                   f' command to continue')

@@ -22,7 +22,6 @@ directions (unless --retrain), tested codes, and the converted v6 generator.
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -31,10 +30,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common.checkpoints import CheckpointError
-from common.files import write_csv, write_json
+from common.cli import add_debug_flag, prepare_output_dir, run_command
+from common.files import read_csv_file, write_csv, write_json
 from common.paths import in_repo
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.validation import check_count, check_device
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from property_score_cnn import load_property_score_cnn
@@ -87,6 +87,9 @@ class VectorFindSettings:
     out_dir: str = in_repo('outputs', 'vectorfind_v6')
 
     def __post_init__(self):
+        for flag in ('n', 'num_pass', 'max_tries', 'batch_size', 'chunk_size'):
+            check_count(getattr(self, flag), '--' + flag.replace('_', '-'))
+        check_device(self.device)
         if not 0 < self.ratio <= 0.5:
             raise ValueError(f'--ratio must be in (0, 0.5], got {self.ratio}')
         if self.max_leakage is not None and not self.max_leakage > 0:
@@ -222,11 +225,19 @@ def given_codes(settings, code_dim):
     codes = read_latent_codes(settings.latents, code_dim)
     if not settings.group_names:
         return codes, None
-    groups = pd.read_csv(settings.group_names)
+    groups = read_csv_file(settings.group_names, 'group names file',
+                           f'a group_name column with one row per code of {settings.latents}')
     if 'group_name' not in groups.columns or len(groups) != len(codes):
         raise ValueError(f'{settings.group_names}: expected a group_name column with one row per code'
                          f' of {settings.latents} ({len(codes)} rows)')
-    return codes, list(groups.group_name.astype(str))
+    names = list(groups.group_name.astype(str))
+    known = GROUP_NAMES if settings.grouping else (*GROUP_NAMES, ALL_SAMPLES)
+    unknown = [(row, name) for row, name in enumerate(names) if name not in known]
+    if unknown:
+        row, name = unknown[0]
+        raise ValueError(f'{settings.group_names}: row {row}, group_name {name!r} is not a group;'
+                         f' expected one of {list(known)}')
+    return codes, names
 
 
 def check_precision_of_earlier_run(settings):
@@ -242,6 +253,7 @@ def check_precision_of_earlier_run(settings):
 
 def run(settings):
     torch.manual_seed(settings.seed)
+    prepare_output_dir(settings.out_dir, '--out-dir')
     os.makedirs(settings.out_dir, exist_ok=True)
     check_precision_of_earlier_run(settings)
     write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
@@ -250,10 +262,11 @@ def run(settings):
     latent_space(settings).check(generator)
     cnn = load_property_score_cnn(settings.cnn).to(settings.device).eval()
     medians = medians_from_table(settings.scores_table)
+    # Given codes are read before the minutes of sampling, so that a bad file costs none of them.
+    codes, groups = given_codes(settings, generator.z_dim + generator.label_dim)
     directions, fitted = training_phase(generator, cnn, medians, settings)
     if not settings.grouping:
         directions = {(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in GROUP_NAMES}
-    codes, groups = given_codes(settings, generator.z_dim + generator.label_dim)
     test = GenerationTest(generator, cnn, directions, medians,
                           os.path.join(settings.out_dir, 'image_generation_report'), settings.device,
                           settings.seed, settings.batch_size, score_spread(settings, fitted),
@@ -319,15 +332,14 @@ def parse_args(argv=None):
                         help='float32 (the default) or bfloat16: faster on CPUs with AVX512-BF16'
                              ' or AMX (docs/performance.md), scores a few hundredths of a z unit off')
     add_out_dir(parser, 'where everything lands (default: outputs/vectorfind_v6 in the repository)')
+    add_debug_flag(parser)
     return parse_settings(parser, argv, VectorFindSettings, PRESETS)
 
 
 def main(argv=None):
     settings = parse_args(argv)
-    try:
-        return run(settings)
-    except (CheckpointError, FileNotFoundError, ValueError, KeyError) as error:
-        sys.exit(f'error: {error}')
+    return run_command(lambda: run(settings), argv,
+                       interrupted=f're-run the same command to continue in {settings.out_dir}')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,73 @@
+"""Bad inputs to the two jobs: one line naming the input, before any sampling or training."""
+import os
+
+import pandas as pd
+import pytest
+
+from finetune_v5.pipeline import main as finetune_main
+from tiny_models import write_tiny_models
+from vectorfind.pipeline import main as vectorfind_main
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    return write_tiny_models(tmp_path_factory.mktemp('models'), 16)
+
+
+def vectorfind_args(models, out_dir, *extra):
+    return ['--generator', str(models / 'generator.pth'), '--cnn', str(models / 'cnn.pth'),
+            '--scores-table', str(models / 'all_scores_v2_cnn.csv'), '--n', '40', '--chunk-size', '20',
+            '--max-tries', '1', '--device', 'cpu', '--no-tsne', '--out-dir', str(out_dir), *extra]
+
+
+def write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+USAGE = [  # (extra arguments, words the message must hold)
+    (['--n', '0'], '--n'), (['--batch-size', '0'], '--batch-size'), (['--max-tries', '0'], '--max-tries'),
+    (['--device', 'foo'], '--device'), (['--ratio', 'nan'], '--ratio'), (['--max-leakage', '-1'], '--max-leakage'),
+    (['--layers', 'eyes=4-2'], '--layers'), (['--space', 'z', '--layers', 'pose=0-2'], '--space w'),
+]
+
+
+@pytest.mark.parametrize('extra, words', USAGE, ids=[' '.join(e) for e, _ in USAGE])
+def test_vectorfind_usage_errors(models, tmp_path, capsys, extra, words):
+    with pytest.raises(SystemExit) as stop:
+        vectorfind_main(vectorfind_args(models, tmp_path / 'out', *extra))
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert words in error and 'Traceback' not in error
+    assert not os.path.exists(tmp_path / 'out')
+
+
+def test_vectorfind_bad_files_fail_before_sampling(models, tmp_path, capsys):
+    codes = pd.DataFrame([[0.0] * 515])
+    codes.to_csv(tmp_path / 'codes.csv', index=False)
+    cases = {'missing latents': (['--latents', str(tmp_path / 'none.csv')], 'none.csv'),
+             'text cell': (['--latents', write(tmp_path / 'bad.csv', ','.join(map(str, range(515))) + '\n'
+                                                + ','.join(['0'] * 514 + ['x']) + '\n')], 'bad.csv'),
+             'bad group': (['--latents', str(tmp_path / 'codes.csv'), '--group-names',
+                            write(tmp_path / 'groups.csv', 'group_name\nxyz\n')], "'xyz' is not a group"),
+             'out-dir is a file': ([], 'is a file')}
+    for name, (extra, words) in cases.items():
+        out = tmp_path / name.replace(' ', '_')
+        args = vectorfind_args(models, out, *extra)
+        if name == 'out-dir is a file':
+            out.write_text('')
+        with pytest.raises(SystemExit) as stop:
+            vectorfind_main(args)
+        message = str(stop.value.code)
+        assert message.startswith('error:') and words in message, (name, message)
+        assert not os.path.exists(out / 'samples'), name
+
+
+@pytest.mark.parametrize('extra, words', [(['--device', 'foo'], '--device'),
+                                          (['--spread-samples', '1'], 'spread-samples'),
+                                          (['--scores', 'missing.csv'], 'missing.csv')])
+def test_finetune_errors_are_one_line(tmp_path, extra, words):
+    with pytest.raises(SystemExit) as stop:
+        finetune_main(['--out-dir', str(tmp_path / 'out'), *extra])
+    assert stop.value.code != 0
+    assert str(stop.value.code).startswith("error:") and words in str(stop.value.code)
