@@ -28,6 +28,13 @@ def appending_log(path, columns):
         yield write
 
 
+def discard_log(path):
+    """A run that starts from step 0 keeps no row of an earlier attempt that was killed before its
+    first checkpoint: those steps are trained again and logged again."""
+    if os.path.exists(path):
+        os.remove(path)
+
+
 def trim_log(path, keep):
     """Keep only the rows for which `keep(log)` (a boolean Series of the log) is true."""
     if os.path.exists(path):

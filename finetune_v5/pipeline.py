@@ -59,7 +59,7 @@ from common.paths import in_repo
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings, preset_value)
-from common.training_log import appending_log, trim_log
+from common.training_log import appending_log, discard_log, trim_log
 from common.validation import check_device
 from data.build_default_world import build_world
 from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS, score_spread
@@ -95,6 +95,7 @@ class FineTuneSettings:
     epochs: int = 500
     steps: Optional[int] = None
     max_minutes: float = 10.0
+    checkpoint_minutes: float = 3.0
     fake_labels: str = 'data'
     property_weight: float = 1.0
     first_layer_lr_mul: float = 100.0
@@ -254,8 +255,10 @@ def prepare(settings):
                  lambda log: (log.epoch < epoch) | ((log.epoch == epoch) & (log.idx < idx)))
         print(f'resumed from {checkpoint} at epoch {trainer.epoch}, batch {trainer.idx}'
               f' (step {trainer.step})')
-    elif settings.label_init == 'directions':
-        write_json(out_path(settings, 'warm_start.json'), warm_start(trainer))
+    else:
+        discard_log(out_path(settings, 'train_log.csv'))
+        if settings.label_init == 'directions':
+            write_json(out_path(settings, 'warm_start.json'), warm_start(trainer))
     return trainer
 
 
@@ -302,7 +305,7 @@ def train(settings):
     if trainer.step == 0:
         write_json(out_path(settings, 'before_finetuning.json'), trainer.evaluate()[3])
     log_path = out_path(settings, 'train_log.csv')
-    started = time.time()
+    started = saved = time.time()
     with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=total_steps(trainer), initial=trainer.step, desc='fine-tuning',
                         unit='batch')
@@ -315,8 +318,10 @@ def train(settings):
                     log(row)
                     progress.set_postfix({k: row[k] for k in ('d_loss', 'g_loss', 'eyes_corr',
                                                               'mouth_corr', 'pose_corr')})
-                if trainer.idx == 0:
+                due = settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60
+                if trainer.idx == 0 or due:  # an epoch's end, or a few minutes' work at stake
                     save_training(trainer)
+                    saved = time.time()
                 if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
                     progress.write(f'stopping after step {trainer.step}: --max-minutes'
                                    f' {settings.max_minutes} reached (re-run to continue)')
@@ -345,13 +350,15 @@ def validate_settings(settings):
               'w_avg_decay': 0 <= settings.w_avg_decay <= 1, 'jitter': 0 <= settings.jitter < 1,
               'property_weight': settings.property_weight >= 0, 'max_minutes': settings.max_minutes >= 0,
               'first_layer_lr_mul': settings.first_layer_lr_mul > 0,
-              'spread_samples': settings.spread_samples >= 2}
+              'spread_samples': settings.spread_samples >= 2,
+              'checkpoint_minutes': settings.checkpoint_minutes >= 0}
     bad = ', '.join(f'--{name.replace("_", "-")} {getattr(settings, name)}'
                     for name, ok in checks.items() if not ok)
     if bad:
         raise ValueError(f'out of range: {bad} (need lr > 0, r1-gamma >= 0, trunc-psi and'
                          f' w-avg-decay in [0, 1], jitter in [0, 1), property-weight >= 0,'
-                         f' max-minutes >= 0, first-layer-lr-mul > 0, spread-samples >= 2)')
+                         f' max-minutes >= 0, first-layer-lr-mul > 0, spread-samples >= 2,'
+                         f' checkpoint-minutes >= 0)')
 
 
 def parse_args(argv=None):
@@ -369,6 +376,10 @@ def parse_args(argv=None):
     parser.add_argument('--steps', type=int, help='stop after this many batches')
     parser.add_argument('--max-minutes', type=float,
                         help='stop (with a checkpoint) after this much training time; 0 = no limit')
+    parser.add_argument('--checkpoint-minutes', type=float,
+                        help='a checkpoint at least this often (and at every epoch end), so that a'
+                             ' killed run loses at most these minutes; 0 = epoch ends only'
+                             ' (default 3)')
     parser.add_argument('--fake-labels', choices=('batch', 'data'),
                         help="fakes' labels: the real batch's own, or drawn from the data")
     parser.add_argument('--property-weight', type=float,

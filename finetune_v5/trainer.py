@@ -21,7 +21,7 @@ from finetune_v5.evaluation import EVAL_Z_PER_LABEL, agreement, measure
 from property_score_cnn.model import as_model_input
 
 # Settings a checkpoint must agree with to be resumed; the others only say how long to go on.
-NOT_RESUME_KEYS = ('out_dir', 'device', 'epochs', 'steps', 'max_minutes')
+NOT_RESUME_KEYS = ('out_dir', 'device', 'epochs', 'steps', 'max_minutes', 'checkpoint_minutes')
 
 
 def epoch_order(n, seed, epoch):

@@ -39,7 +39,7 @@ from common.files import atomic_write, write_json
 from common.images import contact_sheet, save_png, to_uint8
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
-from common.training_log import appending_log, trim_log
+from common.training_log import appending_log, discard_log, trim_log
 from common.validation import (InputError, check_choice, check_count, check_device, check_finite,
                                check_fraction, check_positive)
 from segmentation.score_table import SCORE_COLUMNS, read_score_table
@@ -75,6 +75,7 @@ class BaseTrainingSettings:
     log_every: int = 50
     sample_every: int = 1000
     checkpoint_every: int = 1000
+    checkpoint_minutes: float = 3.0
     seed: int = 0
     device: str = field(default_factory=default_device)
 
@@ -90,6 +91,7 @@ class BaseTrainingSettings:
             check_count(getattr(self, name), _flag(name))
         check_count(self.d_warmup_steps, '--d-warmup-steps', minimum=0)
         check_finite(self.max_minutes, '--max-minutes', low=0.0)
+        check_finite(self.checkpoint_minutes, '--checkpoint-minutes', low=0.0)
         check_positive(self.lr, '--lr')
         check_finite(self.r1_gamma, '--r1-gamma', low=0.0)
         check_fraction(self.style_mixing, '--style-mixing', include_one=True)
@@ -337,10 +339,12 @@ def train(settings):
         resume(trainer, checkpoint_path(settings.out_dir))
         trim_log(log_path, lambda log: log.step <= trainer.step)
         print(f'resumed from {checkpoint_path(settings.out_dir)} at step {trainer.step}')
-    elif settings.init_generator:
-        start_from(trainer, settings.init_generator, settings.init_discriminator)
+    else:
+        discard_log(log_path)
+        if settings.init_generator:
+            start_from(trainer, settings.init_generator, settings.init_discriminator)
     write_config(settings, settings.out_dir)
-    started = time.time()
+    started = saved = time.time()
     with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=settings.steps, initial=trainer.step, desc='training', unit='step')
         try:
@@ -355,8 +359,10 @@ def train(settings):
                 if trainer.step % settings.sample_every == 0:
                     save_png(trainer.sample_grid(),
                              os.path.join(settings.out_dir, 'samples', f'step_{trainer.step:07d}.png'))
-                if trainer.step % settings.checkpoint_every == 0:
+                due = settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60
+                if trainer.step % settings.checkpoint_every == 0 or due:
                     save_state(trainer, settings.out_dir)
+                    saved = time.time()
                 if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
                     print(f'stopping at step {trainer.step}: --max-minutes {settings.max_minutes} reached')
                     break
@@ -406,6 +412,9 @@ def parse_args(argv=None):
     parser.add_argument('--log-every', type=int)
     parser.add_argument('--sample-every', type=int)
     parser.add_argument('--checkpoint-every', type=int)
+    parser.add_argument('--checkpoint-minutes', type=float,
+                        help='a checkpoint at least this often, so that a killed run loses at most'
+                             ' these minutes; 0 = every --checkpoint-every steps only (default 3)')
     add_seed_and_device(parser)
     add_debug_flag(parser)
     return parse_settings(parser, argv, BaseTrainingSettings)

@@ -110,3 +110,10 @@ def test_bad_table_is_a_clear_error(tiny, tmp_path, damage, message):
            ).to_csv(bad, index=False)
     with pytest.raises(SystemExit, match=message):
         main(arguments(tiny, tmp_path / 'out', 1, '--scores', str(bad)))
+
+
+def test_a_fresh_start_keeps_no_row_of_a_killed_attempt(tiny, tmp_path):
+    (tmp_path / 'train_log.csv').write_text(','.join(LOG_COLUMNS) + '\n' + ','.join(['0'] * len(LOG_COLUMNS)) + '\n')
+    train(parse_args(arguments(tiny, tmp_path, 2, '--checkpoint-minutes', '0.0001')))
+    log = pd.read_csv(tmp_path / 'train_log.csv')
+    assert list(zip(log.epoch, log.idx)) == [(0, 0), (0, 1)]

@@ -112,3 +112,13 @@ def test_discriminator_warmup_keeps_the_generator_until_it_ends(tiny_world, tmp_
     assert not all(torch.equal(value, warmed.G.state_dict()[key])
                    for key, value in start.G_ema.state_dict().items())
     assert np.isfinite(pd.read_csv(tmp_path / 'warming' / 'train_log.csv').g_loss.iloc[-1])
+
+
+def test_a_fresh_start_keeps_no_row_of_a_killed_attempt_and_checkpoints_by_time(tiny_world, tmp_path):
+    """A run killed before its first checkpoint starts again from step 0: its earlier rows are
+    not kept beside the new ones. With --checkpoint-minutes 0.0001 every step is checkpointed."""
+    (tmp_path / 'out').mkdir()
+    pd.DataFrame({column: [1, 2, 3] for column in LOG_COLUMNS}).to_csv(tmp_path / 'out' / 'train_log.csv', index=False)
+    run(tiny_world, tmp_path / 'out', 3, '--checkpoint-minutes', '0.0001')
+    log = pd.read_csv(tmp_path / 'out' / 'train_log.csv')
+    assert list(log.step) == [1, 2, 3]
