@@ -71,3 +71,18 @@ def test_finetune_errors_are_one_line(tmp_path, extra, words):
         finetune_main(['--out-dir', str(tmp_path / 'out'), *extra])
     assert stop.value.code != 0
     assert str(stop.value.code).startswith("error:") and words in str(stop.value.code)
+
+
+def test_a_folder_made_with_other_settings_is_refused(models, tmp_path):
+    """Other samples (seed, n, models) are never mixed in; other fit settings need --retrain; and
+    config.json keeps describing what the outputs were made with."""
+    from vectorfind.pipeline import parse_args, run
+    svm = ('--space', 'z', '--layers', '', '--directions', 'svm')
+    run(parse_args(vectorfind_args(models, tmp_path, *svm)))
+    for extra, words in ((['--seed', '1'], '--seed 0'), (['--n', '60'], '--n 40'),
+                         (['--ratio', '0.3'], 'add --retrain')):
+        with pytest.raises(ValueError, match=words):
+            run(parse_args(vectorfind_args(models, tmp_path, *svm, *extra)))
+    assert '"seed": 0' in (tmp_path / 'config.json').read_text()
+    run(parse_args(vectorfind_args(models, tmp_path, *svm, '--ratio', '0.3', '--retrain')))
+    assert '"ratio": 0.3' in (tmp_path / 'config.json').read_text()

@@ -242,3 +242,15 @@ def test_max_leakage_makes_passing_harder_and_the_report_counts_both(models, tmp
     v6.run(args_for(models, tmp_path, '--no-tsne', '--max-tries', '3', '--max-leakage', '0.000001'))
     statistics = pd.read_csv(tmp_path / 'image_generation_report' / 'test_statistics.csv')
     assert int(statistics.passed[0]) == 0 and 'passed_by_corr' in statistics.columns
+
+
+def test_a_run_killed_during_its_t_sne_redoes_the_plots_on_resume(models, tmp_path):
+    v6.run(args_for(models, tmp_path, '--no-grouping', '--max-tries', '1'))
+    plots = sorted(os.listdir(tmp_path / 'tsne'))
+    assert 'finished.json' in plots and 'tsne_eyes_all.png' in plots
+    os.remove(tmp_path / 'tsne' / 'finished.json')  # as if killed before the last plot
+    os.remove(tmp_path / 'tsne' / 'tsne_eyes_all.png')
+    before = pd.read_csv(tmp_path / 'image_generation_report' / 'test_result.csv')
+    v6.run(args_for(models, tmp_path, '--no-grouping', '--max-tries', '1'))
+    assert sorted(os.listdir(tmp_path / 'tsne')) == plots
+    pd.testing.assert_frame_equal(before, pd.read_csv(tmp_path / 'image_generation_report' / 'test_result.csv'))

@@ -138,13 +138,12 @@ def training_phase(generator, cnn, medians, settings):
     group_list = list(GROUP_NAMES) if settings.grouping else [ALL_SAMPLES]
     paths = {(p, g): vector_path(settings.out_dir, p, g, space.name)
              for p in CORE_PROPERTIES for g in group_list}
-    if not settings.retrain and all(os.path.exists(path) for path in paths.values()):
-        if not os.path.exists(os.path.join(settings.out_dir, REPORTS[settings.directions])):
-            raise ValueError(f'the directions in {settings.out_dir} were not fitted with --directions'
-                             f' {settings.directions}; add --retrain or use another --out-dir')
+    reuse = not settings.retrain and all(os.path.exists(path) for path in paths.values())
+    if reuse:
         print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
-        dim = space.dim(generator)
-        return {key: load_direction(path, dim)[0] for key, path in paths.items()}, False
+        stored = {key: load_direction(path, space.dim(generator))[0] for key, path in paths.items()}
+        if settings.no_tsne or os.path.exists(tsne_record(settings)):
+            return stored, False
 
     with inference_precision(settings.device, settings.precision):
         sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.device,
@@ -163,6 +162,9 @@ def training_phase(generator, cnn, medians, settings):
     def points_of(index):
         return kept[np.searchsorted(needed, index)]
 
+    if reuse:  # a run killed during its t-SNE: the plots are all that is missing
+        plot_tsne(chosen, points_of, settings)
+        return stored, False
     if settings.directions == 'svm':
         directions, report = fit_directions(points_of, chosen, settings.seed)
         directions.update({(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in sparse})
@@ -182,8 +184,20 @@ def training_phase(generator, cnn, medians, settings):
     quality = 'valid_accuracy' if settings.directions == 'svm' else 'r2'
     print(report.pivot(index='group', columns='property', values=quality).to_string())
     if not settings.no_tsne:
-        tsne_plots(chosen, points_of, settings.out_dir, settings.seed)
+        plot_tsne(chosen, points_of, settings)
+    elif os.path.exists(tsne_record(settings)):
+        os.remove(tsne_record(settings))  # the plots there show directions no longer in use
     return directions, True
+
+
+def tsne_record(settings):
+    return os.path.join(settings.out_dir, 'tsne', 'finished.json')
+
+
+def plot_tsne(chosen, points_of, settings):
+    """The t-SNE plots, then a record that they are all there (a killed run redoes them)."""
+    tsne_plots(chosen, points_of, settings.out_dir, settings.seed)
+    write_json(tsne_record(settings), {'plots': sorted(f'tsne_{p}_{g}.png' for p, g in chosen)})
 
 
 def latent_space(settings):
@@ -240,22 +254,50 @@ def given_codes(settings, code_dim):
     return codes, names
 
 
-def check_precision_of_earlier_run(settings):
-    """A run reuses what an earlier one in --out-dir finished, which must share its arithmetic."""
+# What a run's outputs were made with: its samples (never to be mixed with another's), and its
+# directions and tested codes (made again with --retrain).
+SAMPLE_SETTINGS = ('seed', 'generator', 'cnn', 'n', 'chunk_size', 'precision')
+FIT_SETTINGS = ('scores_table', 'ratio', 'hold', 'layers', 'max_leakage')
+PATH_SETTINGS = ('generator', 'cnn', 'scores_table')
+
+
+def check_earlier_run(settings):
+    """A run reuses what an earlier one in --out-dir finished, so it must have been made with the
+    same settings: other samples are refused, other fit settings need --retrain."""
     path = os.path.join(settings.out_dir, 'config.json')
-    if os.path.exists(path):
-        with open(path) as f:
-            earlier = json.load(f).get('precision', 'float32')
-        if earlier != settings.precision:
-            raise ValueError(f'{path}: the run in {settings.out_dir} used --precision {earlier};'
-                             f' continue it with that, or use another --out-dir')
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        earlier = json.load(f)
+    earlier.setdefault('precision', 'float32')  # runs made before bfloat16 existed
+
+    def differing(keys):
+        now = as_record(settings)
+        same = {key: (os.path.abspath(now[key]) == os.path.abspath(earlier[key])
+                      if key in PATH_SETTINGS and now[key] and earlier[key] else now[key] == earlier[key])
+                for key in keys if key in earlier}
+        return [key for key, equal in same.items() if not equal]
+
+    def used(keys):
+        named = ' and '.join(f'--{key.replace("_", "-")} {earlier[key]}' for key in keys)
+        return f'{path}: the run in {settings.out_dir} used {named}; continue it with {"that" if len(keys) == 1 else "those"}'
+
+    if differing(['directions']) and not settings.retrain:
+        raise ValueError(f'the directions in {settings.out_dir} were not fitted with --directions'
+                         f' {settings.directions}; add --retrain or use another --out-dir')
+    samples = differing(SAMPLE_SETTINGS)
+    if samples:
+        raise ValueError(used(samples) + ', or use another --out-dir')
+    fit = differing(FIT_SETTINGS)
+    if fit and not settings.retrain:
+        raise ValueError(used(fit) + ', add --retrain to fit and test anew, or use another --out-dir')
 
 
 def run(settings):
     torch.manual_seed(settings.seed)
     prepare_output_dir(settings.out_dir, '--out-dir')
     os.makedirs(settings.out_dir, exist_ok=True)
-    check_precision_of_earlier_run(settings)
+    check_earlier_run(settings)
     write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
     started = time.time()
     generator = v6_generator(settings).to(settings.device)
