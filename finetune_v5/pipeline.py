@@ -57,6 +57,7 @@ from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
 from common.paths import in_repo
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.run_lock import run_lock
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings, preset_value)
 from common.training_log import appending_log, discard_log, trim_log
@@ -239,7 +240,6 @@ def write_sample_sets(trainer):
 def prepare(settings):
     """Models, data and (when a checkpoint exists) the state to continue from."""
     validate_settings(settings)
-    prepare_output_dir(settings.out_dir, '--out-dir')
     models = build_models(settings)
     resolution = models[0].config['resolution']
     ensure_score_table(settings, models[2], resolution)
@@ -295,6 +295,13 @@ def total_steps(trainer):
 
 
 def train(settings):
+    """Train in --out-dir, which this run holds alone (see `train_in_folder`)."""
+    prepare_output_dir(settings.out_dir, '--out-dir')
+    with run_lock(settings.out_dir):
+        return train_in_folder(settings)
+
+
+def train_in_folder(settings):
     """Train (or continue) until --epochs, --steps or --max-minutes; then the sample sets and
     plots. Returns the trainer. Raises KeyboardInterrupt after checkpointing an interrupted run."""
     torch.set_float32_matmul_precision('high')

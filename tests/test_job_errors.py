@@ -86,3 +86,21 @@ def test_a_folder_made_with_other_settings_is_refused(models, tmp_path):
     assert '"seed": 0' in (tmp_path / 'config.json').read_text()
     run(parse_args(vectorfind_args(models, tmp_path, *svm, '--ratio', '0.3', '--retrain')))
     assert '"ratio": 0.3' in (tmp_path / 'config.json').read_text()
+
+
+def test_a_second_run_into_a_held_folder_is_refused_naming_the_holder(tmp_path):
+    import subprocess
+    import sys
+    from common.run_lock import FolderInUse, run_lock
+    holder = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+    try:
+        (tmp_path / 'run.lock').write_text(str(holder.pid))
+        with pytest.raises(FolderInUse, match=f'process {holder.pid}'):
+            with run_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_lock(tmp_path):  # the holder is gone: its lock is taken over, and released after
+        assert (tmp_path / 'run.lock').read_text() == str(os.getpid())
+    assert not (tmp_path / 'run.lock').exists()

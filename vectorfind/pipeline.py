@@ -35,6 +35,7 @@ from common.files import read_csv_file, write_csv, write_json
 from common.paths import in_repo
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.validation import check_count, check_device
+from common.run_lock import run_lock
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from property_score_cnn import load_property_score_cnn
@@ -294,9 +295,14 @@ def check_earlier_run(settings):
 
 
 def run(settings):
-    torch.manual_seed(settings.seed)
+    """The whole job (samples, directions, test) in --out-dir, which this run holds alone."""
     prepare_output_dir(settings.out_dir, '--out-dir')
-    os.makedirs(settings.out_dir, exist_ok=True)
+    with run_lock(settings.out_dir):
+        return run_in_folder(settings)
+
+
+def run_in_folder(settings):
+    torch.manual_seed(settings.seed)
     check_earlier_run(settings)
     write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
     started = time.time()

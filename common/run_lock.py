@@ -1,0 +1,53 @@
+"""One run per output folder: a run holds `run.lock` (its process id) while it works, and a second
+run into the same folder is refused, naming the holder. A lock whose process is gone (a killed
+run) is taken over."""
+import contextlib
+import os
+
+LOCK_NAME = 'run.lock'
+
+
+class FolderInUse(OSError):
+    """Another live process is running into this folder."""
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(path):
+    try:
+        with open(path) as file:
+            return int(file.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+@contextlib.contextmanager
+def run_lock(folder):
+    """Hold `folder`'s lock for the `with` block; FolderInUse when another live run holds it."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, LOCK_NAME)
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            holder = _holder(path)
+            if holder and holder != os.getpid() and _alive(holder):
+                raise FolderInUse(f'{folder} is in use by another run (process {holder}); wait for'
+                                  f' it to finish, or give another --out-dir') from None
+            os.remove(path)  # left by a run that was killed
+    with os.fdopen(fd, 'w') as file:
+        file.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        if _holder(path) == os.getpid():
+            os.remove(path)
