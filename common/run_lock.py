@@ -4,6 +4,8 @@ run) is taken over."""
 import contextlib
 import os
 
+from common.cli import prepare_output_dir
+
 LOCK_NAME = 'run.lock'
 
 
@@ -51,3 +53,11 @@ def run_lock(folder):
     finally:
         if _holder(path) == os.getpid():
             os.remove(path)
+
+
+def in_held_folder(folder, work):
+    """`work()` in the output folder `folder` (checked writable, a killed run's temp files
+    removed), holding its lock throughout."""
+    prepare_output_dir(folder, '--out-dir')
+    with run_lock(folder):
+        return work()

@@ -37,7 +37,7 @@ from common.checkpoints import CheckpointError, first_line, missing_file_message
 from common.cli import add_debug_flag, prepare_output_dir, run_command
 from common.files import atomic_write, write_json
 from common.images import contact_sheet, save_png, to_uint8
-from common.run_lock import run_lock
+from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from common.training_log import appending_log, discard_log, trim_log
@@ -325,9 +325,7 @@ def write_config(settings, out_dir):
 
 def train(settings):
     """Train in --out-dir, which this run holds alone (see `train_in_folder`)."""
-    prepare_output_dir(settings.out_dir, '--out-dir')
-    with run_lock(settings.out_dir):
-        return train_in_folder(settings)
+    return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
 
 
 def train_in_folder(settings):

@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common.cli import add_debug_flag, prepare_output_dir, run_command
+from common.cli import add_debug_flag, run_command
 from common.files import read_csv_file, write_csv, write_json
 from common.paths import in_repo
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.validation import check_count, check_device
-from common.run_lock import run_lock
+from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from property_score_cnn import load_property_score_cnn
@@ -296,9 +296,7 @@ def check_earlier_run(settings):
 
 def run(settings):
     """The whole job (samples, directions, test) in --out-dir, which this run holds alone."""
-    prepare_output_dir(settings.out_dir, '--out-dir')
-    with run_lock(settings.out_dir):
-        return run_in_folder(settings)
+    return in_held_folder(settings.out_dir, lambda: run_in_folder(settings))
 
 
 def run_in_folder(settings):
