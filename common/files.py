@@ -86,8 +86,11 @@ def _writer_running(entry):
     pid = int(match.group(1))
     if os.name == 'nt':  # os.kill would end the process there
         return time.time() - entry.stat().st_mtime < STALE_AFTER_S
-    if pid == os.getpid():
-        return True  # this process: perhaps another thread's write in progress
+    return pid == os.getpid() or process_running(pid)  # this process: another thread's write
+
+
+def process_running(pid):
+    """Whether a process with this id is running (POSIX; one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

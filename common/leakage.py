@@ -17,11 +17,16 @@ FineTune-v5's evaluation):
 A pure edit of its own property gives 0; an edit that moves another score as far as its own, in
 units of their spreads, gives 1.
 """
-import numpy as np
+import os
 
+import numpy as np
+import pandas as pd
+
+from common.files import write_csv
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 
 NO_MOVE = 1e-9
+SPREAD_FILE = 'score_spread.csv'
 
 
 def score_changes(weights, scores, score_std):
@@ -56,3 +61,14 @@ def leakage(weights, scores, score_std, steered=CORE_PROPERTIES):
         ratios = others / changes[k, own] if changes[k, own] > NO_MOVE else np.full_like(others, np.inf)
         out[prop] = (float(ratios.max()), float(ratios.mean()))
     return out
+
+
+def stored_spread(folder, measure=None, refresh=False):
+    """A run's score spread [7] (leakage's unit), kept in `folder`/score_spread.csv: `measure()`
+    is called and written when the file is missing or `refresh` asks, else the file is read."""
+    path = os.path.join(folder, SPREAD_FILE)
+    if refresh or not os.path.exists(path):
+        if measure is None:
+            raise FileNotFoundError(f'{path} not found: the run in {folder} has no score spread')
+        write_csv(path, pd.DataFrame([measure()], columns=list(PROPERTY_NAMES)))
+    return pd.read_csv(path)[list(PROPERTY_NAMES)].to_numpy(np.float64)[0]

@@ -6,3 +6,5 @@ Property Score CNN's outputs (SPEC); `CORE_PROPERTIES` are the three that the jo
 PROPERTY_NAMES = ('eyes', 'hair_color', 'hair_length', 'mouth', 'pose', 'background_mean',
                   'background_std')
 CORE_PROPERTIES = ('eyes', 'mouth', 'pose')
+# Where the core properties stand among the seven scores.
+CORE_COLUMNS = [PROPERTY_NAMES.index(name) for name in CORE_PROPERTIES]

@@ -5,22 +5,13 @@ import contextlib
 import os
 
 from common.cli import prepare_output_dir
+from common.files import process_running
 
 LOCK_NAME = 'run.lock'
 
 
 class FolderInUse(OSError):
     """Another live process is running into this folder."""
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _holder(path):
@@ -42,7 +33,7 @@ def run_lock(folder):
             break
         except FileExistsError:
             holder = _holder(path)
-            if holder and holder != os.getpid() and _alive(holder):
+            if holder and holder != os.getpid() and process_running(holder):
                 raise FolderInUse(f'{folder} is in use by another run (process {holder}); wait for'
                                   f' it to finish, or give another --out-dir') from None
             os.remove(path)  # left by a run that was killed

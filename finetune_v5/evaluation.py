@@ -7,14 +7,13 @@ import torch
 
 from common.images import to_uint8
 from common.leakage import leakage
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.properties import CORE_COLUMNS, CORE_PROPERTIES
 from property_score_cnn.model import score_images
 
 EVAL_LABELS = tuple((eyes, mouth, pose) for eyes in (-1.6, 1.6) for mouth in (-1.2, 1.6)
                     for pose in (-1.2, 2.4))
 EVAL_Z_PER_LABEL = 10
 SAMPLE_PSIS = (1.0, 0.75, 0.5, 0.25, 0.0)
-CORE_COLUMNS = [PROPERTY_NAMES.index(name) for name in CORE_PROPERTIES]
 
 
 def evaluation_batch(z):

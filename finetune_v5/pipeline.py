@@ -56,6 +56,7 @@ from common.cli import add_debug_flag, run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
 from common.paths import in_repo
+from common.leakage import stored_spread
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
@@ -265,12 +266,9 @@ def prepare(settings):
 def spread_of_run(trainer):
     """Each CNN score's spread over random faces of the generator as the run starts (leakage's
     unit), measured once and kept in score_spread.csv."""
-    path = out_path(trainer.settings, 'score_spread.csv')
-    if not os.path.exists(path):
-        spread = score_spread(trainer.G, trainer.cnn, trainer.labels, trainer.settings.spread_samples,
-                              trainer.settings.seed)
-        write_csv(path, pd.DataFrame([spread], columns=list(PROPERTY_NAMES)))
-    return pd.read_csv(path)[list(PROPERTY_NAMES)].to_numpy(np.float64)[0]
+    settings = trainer.settings
+    return stored_spread(settings.out_dir, lambda: score_spread(
+        trainer.G, trainer.cnn, trainer.labels, settings.spread_samples, settings.seed))
 
 
 def warm_start(trainer):

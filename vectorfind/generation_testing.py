@@ -19,7 +19,7 @@ from tqdm import tqdm
 from common.files import atomic_write
 from common.images import to_uint8
 from common.leakage import leakage
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
 from vectorfind.groups import group_names
 from vectorfind.latents import TESTING, draw_codes, render_and_score
 from vectorfind.spaces import LatentSpace
@@ -29,7 +29,6 @@ MOUTH_WEIGHTS = (-2.4, -1.2, 0.0, 1.2, 2.4)
 POSE_WEIGHTS = (-1.8, -1.2, -0.6, 0.0, 0.6)
 THRESHOLDS = {'eyes': 0.75, 'mouth': 0.77, 'pose': 0.80}
 SAVE_EVERY = 25
-CORE_COLUMNS = [PROPERTY_NAMES.index(prop) for prop in CORE_PROPERTIES]
 RESULT_COLUMNS = ('case', 'vector_no', 'passed', 'group_name', 'eyes_corr', 'mouth_corr',
                   'pose_corr', 'sum_abs_corr', 'eyes_leakage', 'mouth_leakage', 'pose_leakage')
 

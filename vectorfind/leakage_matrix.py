@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from common.files import write_csv
-from common.leakage import score_changes
+from common.leakage import score_changes, stored_spread
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import score_code_edits, weight_grid
@@ -30,7 +30,7 @@ def leakage_matrix(out_dir, codes=30, device='cpu'):
     with open(os.path.join(out_dir, 'config.json')) as f:
         config = json.load(f)
     cnn = load_property_score_cnn(config['cnn']).to(device).eval()
-    spread = pd.read_csv(os.path.join(out_dir, 'score_spread.csv'))[list(PROPERTY_NAMES)].to_numpy()[0]
+    spread = stored_spread(out_dir)
     _, tested = read_tested_codes(out_dir, steering.code_dim)
     if not len(tested):
         raise ValueError(f'{out_dir}: no tested codes to measure')

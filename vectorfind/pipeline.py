@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-import pandas as pd
 import torch
 
 from common.cli import add_debug_flag, run_command
 from common.files import read_csv_file, write_csv, write_json
+from common.leakage import stored_spread
 from common.paths import in_repo
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.properties import CORE_PROPERTIES
 from common.validation import check_count, check_device
 from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
@@ -51,7 +51,6 @@ from vectorfind.sampling import iter_chunks, sample_and_score
 from vectorfind.spaces import SPACES, LatentSpace, parse_layers
 
 V6_FILE = 'stylegan_gen_vector_find_v6.pth'
-SPREAD_FILE = 'score_spread.csv'
 REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
 
 
@@ -207,12 +206,11 @@ def latent_space(settings):
 
 def score_spread(settings, refresh):
     """Standard deviation [7] of each CNN score over the run's samples, the unit of leakage;
-    stored with the run in score_spread.csv, and measured anew when the directions were."""
-    path = os.path.join(settings.out_dir, SPREAD_FILE)
-    if refresh or not os.path.exists(path):
-        scores = np.concatenate([s for _, s in iter_chunks(settings.out_dir, settings.n, settings.chunk_size)])
-        write_csv(path, pd.DataFrame([scores.std(axis=0, ddof=1)], columns=list(PROPERTY_NAMES)))
-    return pd.read_csv(path)[list(PROPERTY_NAMES)].to_numpy(np.float64)[0]
+    stored with the run, and measured anew when the directions were."""
+    def measure():
+        chunks = iter_chunks(settings.out_dir, settings.n, settings.chunk_size)
+        return np.concatenate([scores for _, scores in chunks]).std(axis=0, ddof=1)
+    return stored_spread(settings.out_dir, measure, refresh)
 
 
 def pass_summary(statistics, max_leakage):
