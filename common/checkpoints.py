@@ -13,6 +13,7 @@ tensors and plain containers, never code.
 """
 import os
 import pickle
+import time
 
 import torch
 
@@ -183,3 +184,18 @@ def save_checkpoint(path, state_dict, config, kind=None):
         payload['kind'] = kind
     with atomic_write(path) as tmp:
         torch.save(payload, tmp)
+
+
+class CheckpointClock:
+    """When a few minutes of training are at stake since the last checkpoint: `minutes` of wall
+    time (0 = never by time; the trainer's own epoch or step checkpoints still happen)."""
+
+    def __init__(self, minutes):
+        self.minutes = minutes
+        self.saved = time.time()
+
+    def due(self):
+        return bool(self.minutes) and time.time() - self.saved > self.minutes * 60
+
+    def reset(self):
+        self.saved = time.time()

@@ -31,6 +31,14 @@ def add_seed_and_device(parser):
     parser.add_argument('--device', help='cuda where available, else cpu')
 
 
+def add_checkpoint_minutes(parser, otherwise):
+    """`--checkpoint-minutes`, which every training takes; `otherwise` says when it checkpoints
+    besides (e.g. 'every epoch end')."""
+    parser.add_argument('--checkpoint-minutes', type=float,
+                        help=f'a checkpoint at least this often (and {otherwise}), so that a killed'
+                             f' run loses at most these minutes; 0 = {otherwise} only (default 3)')
+
+
 def parse_settings(parser, argv, settings_class, presets=None):
     """`settings_class` from the command line `argv`; a bad value is a usage error."""
     try:

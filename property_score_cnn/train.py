@@ -10,10 +10,11 @@ are kept. Written next to --out: `<stem>_config.json` (the arguments), `<stem>_l
 per epoch), `<stem>_metrics.json` (per-property validation Pearson r and MAE of the kept weights,
 epochs, wall time, machine) and, next to the table, `all_scores_v2_cnn.csv`.
 
-Every epoch ends with a checkpoint holding everything the next epoch depends on (weights,
-optimizer moments, random states, best weights, early-stopping counter, history), so re-running
-the same command after an interruption continues exactly as if it had never stopped; re-running
-a finished training only rewrites its outputs.
+Every epoch ends with a checkpoint holding everything the next batch depends on (weights,
+optimizer moments, random states, best weights, early-stopping counter, history), and so does
+every few minutes of an epoch (--checkpoint-minutes, with the epoch's batch order and the batches
+done), so re-running the same command after an interruption, even a kill, continues exactly as if
+it had never stopped; re-running a finished training only rewrites its outputs.
 """
 import copy
 import json
@@ -28,13 +29,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from common.checkpoints import CheckpointError, first_line, read_state
+from common.checkpoints import CheckpointClock, CheckpointError, first_line, read_state
 from common.cli import add_debug_flag, prepare_output_file, run_command
 from common.files import atomic_write, write_json
 from common.images import jitter
 from common.machine import machine
-from common.settings import (add_seed_and_device, as_record, default_device, new_parser,
-                             parse_settings)
+from common.settings import (add_checkpoint_minutes, add_seed_and_device, as_record,
+                             default_device, new_parser, parse_settings)
 from common.properties import PROPERTY_NAMES
 from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
                                check_positive)
@@ -46,7 +47,7 @@ from segmentation.score_table import SCORE_COLUMNS, read_score_table
 
 CNN_TABLE_NAME = 'all_scores_v2_cnn.csv'
 # Arguments a checkpoint must agree with to be resumed; the others (epochs, patience, time
-# budget, device) may change between runs, e.g. to extend a training.
+# budget, checkpoint interval, device) may change between runs, e.g. to extend a training.
 RESUME_KEYS = ('scores', 'width', 'resolution', 'batch_size', 'lr', 'val_fraction', 'seed',
                'jitter', 'bf16')
 
@@ -70,6 +71,7 @@ class CNNTrainingSettings:
     seed: int = 0
     device: str = field(default_factory=default_device)
     max_minutes: float = 0.0
+    checkpoint_minutes: float = 3.0
 
     def __post_init__(self):
         validate_settings(self)
@@ -105,12 +107,17 @@ class Training:
         self.bad_epochs = 0
         self.seconds = 0.0
         self.history = []
+        # The epoch under way: its batch order, the batches done and their losses.
+        self.order = None
+        self.losses = []
 
     def state(self):
         return {'model': self.model.state_dict(), 'optimizer': self.optimizer.state_dict(),
                 'epoch': self.epoch, 'best_loss': self.best_loss, 'best_epoch': self.best_epoch,
                 'best_weights': self.best_weights, 'bad_epochs': self.bad_epochs,
                 'seconds': self.seconds, 'history': json.dumps(self.history),
+                'order': torch.as_tensor(self.order if self.order is not None else []),
+                'losses': torch.tensor(self.losses, dtype=torch.float64),
                 'rng': self.rng.get_state(), 'torch_rng': torch.get_rng_state(),
                 'resume_args': json.dumps(resume_settings(self.settings))}
 
@@ -125,6 +132,10 @@ class Training:
         self.epoch, self.best_epoch = int(state['epoch']), int(state['best_epoch'])
         self.best_loss, self.bad_epochs = float(state['best_loss']), int(state['bad_epochs'])
         self.seconds, self.history = float(state['seconds']), json.loads(state['history'])
+        # A checkpoint from an epoch's end (all of them, before mid-epoch ones) has no epoch under way.
+        order = state.get('order', torch.zeros(0))
+        self.order = order.numpy() if len(order) else None
+        self.losses = state.get('losses', torch.zeros(0)).tolist()
         self.rng.set_state(state['rng'])
         torch.set_rng_state(state['torch_rng'])
 
@@ -143,15 +154,19 @@ def resume_settings(settings):
     return {key: getattr(settings, key) for key in RESUME_KEYS}
 
 
-def train_epoch(training, views, targets, indices):
-    """One pass over the training images in a fresh random order -> mean loss."""
+def train_epoch(training, views, targets, indices, clock):
+    """One pass over the training images in a fresh random order (or the rest of the pass a
+    checkpoint stopped in), checkpointing whenever `clock` says so -> mean loss."""
     settings, model = training.settings, training.model
     model.train()
-    order = indices[torch.randperm(len(indices), generator=training.rng).numpy()]
-    losses = []
-    batches = range(0, len(order), settings.batch_size)
-    for start in tqdm(batches, desc=f'epoch {training.epoch + 1}', unit='batch', leave=False):
-        batch = order[start:start + settings.batch_size]
+    if training.order is None:
+        training.order = indices[torch.randperm(len(indices), generator=training.rng).numpy()]
+    batches = range(0, len(training.order), settings.batch_size)
+    for start in tqdm(batches, desc=f'epoch {training.epoch + 1}', unit='batch', leave=False,
+                      initial=len(training.losses)):
+        if start < len(training.losses) * settings.batch_size:
+            continue  # done before the checkpoint this run resumed from
+        batch = training.order[start:start + settings.batch_size]
         # Jittered at the view's low resolution: the CNN's bilinear upsampling is linear, so this
         # equals jittering the 256 px image (up to clipping) at a sixteenth of the cost.
         images = jitter(as_model_input(views[batch]), settings.jitter, training.rng)
@@ -162,8 +177,13 @@ def train_epoch(training, views, targets, indices):
         training.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         training.optimizer.step()
-        losses.append(loss.item())
-    return float(np.mean(losses))
+        training.losses.append(loss.item())
+        if clock.due():
+            save_checkpoint(training)
+            clock.reset()
+    train_loss = float(np.mean(training.losses))
+    training.order, training.losses = None, []
+    return train_loss
 
 
 def validate(model, views, targets, indices, batch_size):
@@ -239,12 +259,14 @@ def train(settings):
     targets = torch.tensor(table.loc[:, list(SCORE_COLUMNS)].to_numpy(), dtype=torch.float32)
     write_json(output_path(settings, 'config.json'), as_record(settings))
     started = time.time()
+    clock = CheckpointClock(settings.checkpoint_minutes)
     while not training.finished():
         epoch_start = time.time()
-        train_loss = train_epoch(training, views, targets, train_idx)
+        train_loss = train_epoch(training, views, targets, train_idx, clock)
         validation = validate(training.model, views, targets, val_idx, settings.batch_size)
         end_epoch(training, train_loss, validation, time.time() - epoch_start)
         save_checkpoint(training)
+        clock.reset()
         write_log(training)
         print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation loss'
               f' {validation["loss"]:.4f} ({time.time() - epoch_start:.0f} s)')
@@ -309,6 +331,7 @@ def validate_settings(settings):
     if not 0 < settings.val_fraction < 1:
         raise InputError(f'--val-fraction must be above 0 and below 1, got {settings.val_fraction:g}')
     check_finite(settings.max_minutes, '--max-minutes', low=0.0)
+    check_finite(settings.checkpoint_minutes, '--checkpoint-minutes', low=0.0)
     check_device(settings.device)
 
 
@@ -335,6 +358,7 @@ def parse_args(argv=None):
     add_seed_and_device(parser)
     parser.add_argument('--max-minutes', type=float,
                         help='stop after the epoch that passes this much wall time; 0 = no limit')
+    add_checkpoint_minutes(parser, 'every epoch end')
     add_debug_flag(parser)
     return parse_settings(parser, argv, CNNTrainingSettings)
 
@@ -342,7 +366,7 @@ def parse_args(argv=None):
 def main(argv=None):
     settings = parse_args(argv)
     run_command(lambda: train(settings), argv,
-                interrupted=f're-run the same command to continue from the last finished epoch'
+                interrupted=f're-run the same command to continue from the last checkpoint'
                             f' ({checkpoint_path(settings)})')
 
 

@@ -9,6 +9,7 @@ import torch
 
 from common.properties import PROPERTY_NAMES
 from data.build_default_world import build_world
+import property_score_cnn.train as cnn_training
 from property_score_cnn import load_property_score_cnn
 from property_score_cnn.evaluate import evaluate
 from property_score_cnn.scoring import cnn_view
@@ -85,3 +86,31 @@ def test_cnn_view_averages_blocks_and_can_be_off():
     assert np.abs(cnn_view(images, 64).astype(float) - blocks).max() <= 0.5
     with pytest.raises(ValueError, match='resolution'):
         cnn_view(images, 300)
+
+
+def test_a_run_stopped_after_a_mid_epoch_checkpoint_continues_exactly(world, tmp_path, monkeypatch):
+    """--checkpoint-minutes saves inside an epoch; a run that dies right after such a save and is
+    started again ends with the same weights and history as one that never stopped."""
+    def args(out):
+        return parse_args(arguments(world, out, 2)[:-4] + ['--batch-size', '2', '--val-fraction', '0.25',
+                                                           '--checkpoint-minutes', '1e-9',
+                                                           '--device', 'cpu'])
+    straight = train(args(tmp_path / 'straight'))
+    saves = []
+    real_save = cnn_training.save_checkpoint
+
+    def save_then_die(training):
+        real_save(training)
+        saves.append(len(training.losses))
+        if len(saves) == 13:  # epoch 2, after its 3rd of 9 batches
+            raise SystemExit('killed')
+    monkeypatch.setattr(cnn_training, 'save_checkpoint', save_then_die)
+    with pytest.raises(SystemExit):
+        train(args(tmp_path / 'resumed'))
+    monkeypatch.setattr(cnn_training, 'save_checkpoint', real_save)
+    assert saves[-1] == 3 and torch.load(tmp_path / 'resumed' / 'cnn_checkpoint.pth')['epoch'] == 1
+    resumed = train(args(tmp_path / 'resumed'))
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    without_time = [{k: v for k, v in row.items() if k != 'seconds'} for row in straight.history]
+    assert without_time == [{k: v for k, v in row.items() if k != 'seconds'} for row in resumed.history]
