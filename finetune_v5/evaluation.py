@@ -4,6 +4,7 @@ mean absolute error between asked-for and measured value, per property, and each
 leakage into the other six scores (`common/leakage.py`)."""
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from common.images import to_uint8
 from common.leakage import leakage
@@ -23,13 +24,15 @@ def evaluation_batch(z):
 
 
 @torch.no_grad()
-def render(generator, z, labels, psi, batch_size=16):
-    """uint8 NHWC images, stored noise, conditional truncation at `psi`."""
+def render(generator, z, labels, psi, batch_size=16, progress=None):
+    """uint8 NHWC images, stored noise, conditional truncation at `psi`; `progress` labels a
+    progress bar (none without it)."""
     device = next(generator.parameters()).device
+    batches = range(0, len(z), batch_size)
     return np.concatenate([
         to_uint8(generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device),
                            trunc_psi=psi, randomize_noise=False)['image'])
-        for i in range(0, len(z), batch_size)])
+        for i in tqdm(batches, desc=progress, unit='batch', disable=progress is None)])
 
 
 def measure(generator, cnn, z, psi):
@@ -47,7 +50,8 @@ def score_spread(generator, cnn, labels, samples, seed):
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, generator.z_dim, generator=rng)
     drawn = labels[torch.randint(len(labels), (samples,), generator=rng)]
-    return score_images(cnn, render(generator, z, drawn, psi=1.0)).std(axis=0, ddof=1)
+    images = render(generator, z, drawn, psi=1.0, progress='score spread: rendering')
+    return score_images(cnn, images, progress='score spread: scoring').std(axis=0, ddof=1)
 
 
 def agreement(labels, all_scores, score_std):

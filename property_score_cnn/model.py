@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from common.checkpoints import (PROPERTY_SCORE_CNN, CheckpointError, describe, load_into,
                                 read_checkpoint, save_checkpoint)
@@ -194,13 +195,14 @@ def as_model_input(images):
     return images.float()
 
 
-def score_images(model, images, batch_size=64, device=None):
+def score_images(model, images, batch_size=64, device=None, progress=None):
     """Property scores of many images, batch by batch, without gradients -> float32 [N, 7].
 
     `images`: a float tensor or array [N, 3, H, W] in [-1, 1], or a uint8 [N, H, W, 3] RGB batch.
     Images that are not 256x256 are resized to 256x256 (bilinear, align_corners=False, no
     antialiasing). The model runs in eval mode, its previous mode restored afterwards; a given
-    `device` moves the model there, otherwise the model's own device is used.
+    `device` moves the model there, otherwise the model's own device is used. `progress`: a
+    label for a progress bar over the batches (none without it).
     """
     if device is not None:
         model.to(device)
@@ -209,8 +211,9 @@ def score_images(model, images, batch_size=64, device=None):
     model.eval()
     try:
         with torch.inference_mode():
+            batches = range(0, len(images), batch_size)
             scores = [model(as_model_input(images[start:start + batch_size]).to(device)).cpu()
-                      for start in range(0, len(images), batch_size)]
+                      for start in tqdm(batches, desc=progress, unit='batch', disable=progress is None)]
     finally:
         model.train(was_training)
     if not scores:

@@ -80,7 +80,7 @@ def cnn_score_table(model, table_path, out_path, resolution, views=None, batch_s
         views = load_table_views(table.abs_img_path, resolution)
     if len(views) != len(table):
         raise ValueError(f'{table_path}: {len(table)} rows but {len(views)} images were given')
-    scores = score_images(model, views, batch_size=batch_size)
+    scores = score_images(model, views, batch_size=batch_size, progress='scoring images')
     out_dir = os.path.dirname(os.path.abspath(out_path))
     derived = pd.DataFrame({'img_no': table.img_no,
                             'img_path': [os.path.relpath(p, out_dir) for p in table.abs_img_path]})
