@@ -236,7 +236,7 @@ class BaseTrainer:
     def state(self):
         return {'G': self.G.state_dict(), 'D': self.D.state_dict(), 'G_ema': self.G_ema.state_dict(),
                 'opt_G': self.opt_G.state_dict(), 'opt_D': self.opt_D.state_dict(),
-                'step': self.step, 'rng': self.rng.get_state(),
+                'step': self.step, 'last_r1': self.last_r1, 'rng': self.rng.get_state(),
                 'torch_rng': torch.get_rng_state(),
                 'cuda_rng': torch.cuda.get_rng_state() if self.device.type == 'cuda' else torch.zeros(0)}
 
@@ -247,6 +247,7 @@ class BaseTrainer:
         self.opt_G.load_state_dict(state['opt_G'])
         self.opt_D.load_state_dict(state['opt_D'])
         self.step = int(state['step'])
+        self.last_r1 = float(state.get('last_r1', 0.0))  # logged until the next R1 step
         self.rng.set_state(state['rng'])
         torch.set_rng_state(state['torch_rng'])
         if self.device.type == 'cuda' and state['cuda_rng'].numel():
