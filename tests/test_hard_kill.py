@@ -161,3 +161,25 @@ def test_sigkill_while_training_the_base_generator(tmp_path):
         same_weights(torch.load(straight / name, weights_only=True)['state_dict'],
                      torch.load(resumed / name, weights_only=True)['state_dict'])
     assert leftovers(resumed) == []
+
+
+def cnn_training(world, out_dir):
+    return ['--scores', str(world / 'all_scores_v2.csv'), '--out', str(out_dir / 'cnn.pth'), '--width',
+            '0.125', '--resolution', '32', '--epochs', '2', '--batch-size', '4', '--val-fraction', '0.25',
+            '--checkpoint-minutes', '1e-9', '--device', 'cpu']
+
+
+def test_sigkill_while_training_the_property_score_cnn(tmp_path):
+    world = write_random_world(tmp_path / 'world', size=256)
+    straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
+    run(['-m', 'property_score_cnn.train', *cnn_training(world, straight)])
+    # The second save is inside the first epoch: two of its batches done.
+    killed_at('property_score_cnn.train:save_checkpoint', 2, 'property_score_cnn.train',
+              cnn_training(world, resumed))
+    run(['-m', 'property_score_cnn.train', *cnn_training(world, resumed)])
+    same_weights(torch.load(straight / 'cnn.pth', weights_only=True)['state_dict'],
+                 torch.load(resumed / 'cnn.pth', weights_only=True)['state_dict'])
+    columns = [c for c in pd.read_csv(straight / 'cnn_log.csv').columns if c != 'seconds']
+    pd.testing.assert_frame_equal(pd.read_csv(straight / 'cnn_log.csv')[columns],
+                                  pd.read_csv(resumed / 'cnn_log.csv')[columns])
+    assert leftovers(resumed) == []
