@@ -62,7 +62,8 @@ from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings, preset_value)
 from common.training_log import appending_log, discard_log, trim_log
-from common.validation import check_device
+from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
+                               check_positive)
 from data.build_default_world import build_world
 from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS, score_spread
 from finetune_v5.label_warm_start import warm_start_label
@@ -121,6 +122,7 @@ class FineTuneSettings:
     def __post_init__(self):
         if self.out_dir is None:
             self.out_dir = in_repo('outputs', 'finetune_v5', self.preset)
+        validate_settings(self)
 
 
 # What each preset changes in the defaults. `faithful`: the published training (SPEC), on the
@@ -240,7 +242,6 @@ def write_sample_sets(trainer):
 # ---- the run ----------------------------------------------------------------------------------
 def prepare(settings):
     """Models, data and (when a checkpoint exists) the state to continue from."""
-    validate_settings(settings)
     models = build_models(settings)
     resolution = models[0].config['resolution']
     ensure_score_table(settings, models[2], resolution)
@@ -345,23 +346,19 @@ def validate_settings(settings):
     positive = ('batch_size', 'epochs', 'eval_every', 'max_d_updates', 'max_g_updates',
                 'label_init_samples')
     for name in positive + (('steps',) if settings.steps is not None else ()):
-        if getattr(settings, name) < 1:
-            raise ValueError(f'--{name.replace("_", "-")} must be at least 1, got {getattr(settings, name)}')
+        check_count(getattr(settings, name), f'--{name.replace("_", "-")}')
     if settings.batch_size < 2:
-        raise ValueError('--batch-size must be at least 2 (the real-vs-fake AUROC needs it)')
-    checks = {'lr': settings.lr > 0, 'r1_gamma': settings.r1_gamma >= 0, 'trunc_psi': 0 <= settings.trunc_psi <= 1,
-              'w_avg_decay': 0 <= settings.w_avg_decay <= 1, 'jitter': 0 <= settings.jitter < 1,
-              'property_weight': settings.property_weight >= 0, 'max_minutes': settings.max_minutes >= 0,
-              'first_layer_lr_mul': settings.first_layer_lr_mul > 0,
-              'spread_samples': settings.spread_samples >= 2,
-              'checkpoint_minutes': settings.checkpoint_minutes >= 0}
-    bad = ', '.join(f'--{name.replace("_", "-")} {getattr(settings, name)}'
-                    for name, ok in checks.items() if not ok)
-    if bad:
-        raise ValueError(f'out of range: {bad} (need lr > 0, r1-gamma >= 0, trunc-psi and'
-                         f' w-avg-decay in [0, 1], jitter in [0, 1), property-weight >= 0,'
-                         f' max-minutes >= 0, first-layer-lr-mul > 0, spread-samples >= 2,'
-                         f' checkpoint-minutes >= 0)')
+        raise InputError('--batch-size must be at least 2 (the real-vs-fake AUROC needs it)')
+    check_positive(settings.lr, '--lr')
+    check_positive(settings.first_layer_lr_mul, '--first-layer-lr-mul')
+    check_positive(settings.d_repeat_ratio, '--d-repeat-ratio')
+    check_positive(settings.g_repeat_ratio, '--g-repeat-ratio')
+    for name in ('r1_gamma', 'property_weight', 'max_minutes', 'checkpoint_minutes'):
+        check_finite(getattr(settings, name), f'--{name.replace("_", "-")}', low=0.0)
+    check_fraction(settings.trunc_psi, '--trunc-psi', include_one=True)
+    check_fraction(settings.w_avg_decay, '--w-avg-decay', include_one=True)
+    check_fraction(settings.jitter, '--jitter')
+    check_count(settings.spread_samples, '--spread-samples', minimum=2)
 
 
 def parse_args(argv=None):

@@ -6,6 +6,8 @@ import pytest
 
 from finetune_v5.pipeline import main as finetune_main
 from tiny_models import write_tiny_models
+from vectorfind.compare_runs import main as compare_runs_main
+from vectorfind.leakage_matrix import main as leakage_matrix_main
 from vectorfind.pipeline import main as vectorfind_main
 
 
@@ -63,14 +65,43 @@ def test_vectorfind_bad_files_fail_before_sampling(models, tmp_path, capsys):
         assert not os.path.exists(out / 'samples'), name
 
 
-@pytest.mark.parametrize('extra, words', [(['--device', 'foo'], '--device'),
-                                          (['--spread-samples', '1'], 'spread-samples'),
-                                          (['--scores', 'missing.csv'], 'missing.csv')])
-def test_finetune_errors_are_one_line(tmp_path, extra, words):
+FINETUNE_USAGE = [  # (extra arguments, words the message must hold): refused before any work
+    (['--device', 'foo'], '--device'), (['--spread-samples', '1'], '--spread-samples must be at least 2'),
+    (['--batch-size', '1'], '--batch-size must be at least 2'), (['--steps', '-1'], '--steps'),
+    (['--eval-every', '0'], '--eval-every'), (['--checkpoint-minutes', 'nan'], '--checkpoint-minutes must be a finite number'),
+    (['--trunc-psi', '2'], '--trunc-psi'), (['--lr', '0'], '--lr must be above 0'),
+    (['--d-repeat-ratio', 'nan'], '--d-repeat-ratio'), (['--jitter', '1'], '--jitter'),
+]
+
+
+@pytest.mark.parametrize('extra, words', FINETUNE_USAGE, ids=[' '.join(e) for e, _ in FINETUNE_USAGE])
+def test_finetune_usage_errors(tmp_path, capsys, extra, words):
     with pytest.raises(SystemExit) as stop:
         finetune_main(['--out-dir', str(tmp_path / 'out'), *extra])
-    assert stop.value.code != 0
-    assert str(stop.value.code).startswith("error:") and words in str(stop.value.code)
+    assert stop.value.code == 2
+    error = capsys.readouterr().err
+    assert words in error.splitlines()[-1] and 'Traceback' not in error
+    assert not os.path.exists(tmp_path / 'out')
+
+
+def test_finetune_missing_table_is_one_line(tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        finetune_main(['--out-dir', str(tmp_path / 'out'), '--scores', 'missing.csv'])
+    assert str(stop.value.code).startswith('error:') and 'missing.csv' in str(stop.value.code)
+
+
+@pytest.mark.parametrize('tool, argv, words', [
+    (leakage_matrix_main, lambda t: [str(t / 'none')], 'none is not a folder'),
+    (leakage_matrix_main, lambda t: [str(t), '--codes', '0'], '--codes must be at least 1'),
+    (compare_runs_main, lambda t: [str(t / 'none'), str(t), '--out', str(t / 'c.png')], 'none is not a folder'),
+    (compare_runs_main, lambda t: [str(t), str(t), '--codes', '-1', '--out', str(t / 'c.png')], '--codes'),
+    (compare_runs_main, lambda t: [str(t), str(t), '--out', str(t)], '--out'),
+])
+def test_run_inspection_tools_fail_in_one_line(tmp_path, capsys, tool, argv, words):
+    with pytest.raises(SystemExit) as stop:
+        tool(argv(tmp_path))
+    message = stop.value.code if isinstance(stop.value.code, str) else capsys.readouterr().err.splitlines()[-1]
+    assert words in message and 'Traceback' not in capsys.readouterr().err
 
 
 def test_a_folder_made_with_other_settings_is_refused(models, tmp_path):

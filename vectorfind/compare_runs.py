@@ -12,8 +12,10 @@ import argparse
 import numpy as np
 from matplotlib.figure import Figure
 
+from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import atomic_write
 from common.properties import CORE_PROPERTIES
+from common.validation import InputError, check_count, check_writable_file
 from vectorfind.generation_testing import EYES_WEIGHTS, MOUTH_WEIGHTS, POSE_WEIGHTS
 from vectorfind.steering import Steering, read_tested_codes
 
@@ -37,6 +39,9 @@ def comparison_figure(runs, labels, code_indices):
     """A matplotlib Figure: one row per (code, property), one column block per run."""
     steerings = [Steering.from_run(run) for run in runs]
     _, codes = read_tested_codes(runs[0], steerings[0].code_dim)
+    if max(code_indices) >= len(codes):
+        raise InputError(f'--codes {max(code_indices)}: {runs[0]} has {len(codes)} tested codes'
+                         f' (0 to {len(codes) - 1})')
     rows = [(i, prop) for i in code_indices for prop in CORE_PROPERTIES]
     figure = Figure(figsize=(STEPS * len(runs) * 1.05 + 0.8, len(rows) * 1.05 + 0.5))
     axes = figure.subplots(len(rows), len(runs), squeeze=False)
@@ -61,7 +66,13 @@ def main(argv=None):
     parser.add_argument('--labels', nargs=2, default=None, help='a title per run')
     parser.add_argument('--codes', type=int, nargs='+', default=[0, 1], help='test cases of the first run')
     parser.add_argument('--out', required=True, help='the PNG to write')
-    args = parser.parse_args(argv)
+    add_debug_flag(parser)
+    args = parse_checked(parser, argv, lambda a: ([check_count(c, '--codes', minimum=0) for c in a.codes],
+                                                  check_writable_file(a.out, '--out')))
+    run_command(lambda: write_figure(args), argv)
+
+
+def write_figure(args):
     figure = comparison_figure(args.runs, args.labels or args.runs, args.codes)
     with atomic_write(args.out) as tmp:
         figure.savefig(tmp, dpi=110)

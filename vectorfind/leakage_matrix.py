@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import write_csv
 from common.leakage import score_changes, stored_spread
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.validation import check_count, check_device
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import score_code_edits, weight_grid
 from vectorfind.latents import inference_precision
@@ -51,9 +53,12 @@ def main(argv=None):
     parser.add_argument('run', help='a VectorFind run folder')
     parser.add_argument('--codes', type=int, default=30, help='how many of its tested codes')
     parser.add_argument('--device', default='cpu')
-    args = parser.parse_args(argv)
-    if args.codes < 1:
-        parser.error(f'--codes must be at least 1, got {args.codes}')
+    add_debug_flag(parser)
+    args = parse_checked(parser, argv, lambda a: (check_count(a.codes, '--codes'), check_device(a.device)))
+    run_command(lambda: report(args), argv)
+
+
+def report(args):
     matrix = leakage_matrix(args.run, args.codes, args.device).round(3)
     write_csv(os.path.join(args.run, 'leakage_matrix.csv'), matrix.reset_index(names='edit'))
     print(matrix.to_string())
