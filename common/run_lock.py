@@ -4,6 +4,7 @@ run) is taken over."""
 import contextlib
 import os
 
+from common import distributed
 from common.cli import prepare_output_dir
 from common.files import process_running
 
@@ -48,7 +49,11 @@ def run_lock(folder):
 
 def in_held_folder(folder, work):
     """`work()` in the output folder `folder` (checked writable, a killed run's temp files
-    removed), holding its lock throughout."""
-    prepare_output_dir(folder, '--out-dir')
-    with run_lock(folder):
+    removed), holding its lock throughout. Under torchrun, rank 0 alone checks the folder and
+    holds the lock, for every rank; the others never touch it."""
+    with contextlib.ExitStack() as held:
+        def hold():
+            prepare_output_dir(folder, '--out-dir')
+            held.enter_context(run_lock(folder))
+        distributed.on_main(hold, share=False)
         return work()

@@ -42,7 +42,7 @@ the same command continues the run exactly.
 """
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -52,6 +52,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from common import distributed
 from common.cli import add_debug_flag, run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
@@ -186,7 +187,10 @@ def out_path(settings, *names):
 
 
 def save_training(trainer):
-    """The checkpoint to resume from, and G and D as loadable model files."""
+    """The checkpoint to resume from, and G and D as loadable model files, written by rank 0
+    (every rank holds the same weights)."""
+    if not distributed.is_main():
+        return
     with atomic_write(out_path(trainer.settings, 'checkpoint.pth')) as tmp:
         torch.save(trainer.state(), tmp)
     save_generator(trainer.G, out_path(trainer.settings, 'generator.pth'))
@@ -241,26 +245,36 @@ def write_sample_sets(trainer):
 
 # ---- the run ----------------------------------------------------------------------------------
 def prepare(settings):
-    """Models, data and (when a checkpoint exists) the state to continue from."""
-    models = build_models(settings)
+    """Models, data and (when a checkpoint exists) the state to continue from. Under torchrun
+    every rank reads the same files; rank 0 alone writes (the score table, the log, the warm
+    start, whose weights the others get when G is shared among the ranks)."""
+    models = distributed.together(lambda: build_models(settings))
     resolution = models[0].config['resolution']
-    ensure_score_table(settings, models[2], resolution)
-    views, labels = load_training_set(settings.scores, resolution, settings.batch_size)
+    distributed.on_main(lambda: ensure_score_table(settings, models[2], resolution), share=False)
+    views, labels = distributed.together(lambda: load_training_set(settings.scores, resolution,
+                                                                   settings.batch_size))
     trainer = FineTuneV5(settings, views, labels, models)
-    trainer.score_std = spread_of_run(trainer)
+    trainer.score_std = distributed.on_main(lambda: spread_of_run(trainer))
     checkpoint = out_path(settings, 'checkpoint.pth')
-    if os.path.exists(checkpoint):
-        trainer.load_state(torch.load(checkpoint, map_location='cpu', weights_only=True), checkpoint)
-        # Only the batches before the checkpoint's position: none is logged twice on resume.
-        epoch, idx = trainer.epoch, trainer.idx
-        trim_log(out_path(settings, 'train_log.csv'),
-                 lambda log: (log.epoch < epoch) | ((log.epoch == epoch) & (log.idx < idx)))
-        print(f'resumed from {checkpoint} at epoch {trainer.epoch}, batch {trainer.idx}'
-              f' (step {trainer.step})')
-    else:
+
+    def resume():
+        if os.path.exists(checkpoint):
+            trainer.load_state(torch.load(checkpoint, map_location='cpu', weights_only=True), checkpoint)
+            # Only the batches before the checkpoint's position: none is logged twice on resume.
+            epoch, idx = trainer.epoch, trainer.idx
+            trim_log(out_path(settings, 'train_log.csv'),
+                     lambda log: (log.epoch < epoch) | ((log.epoch == epoch) & (log.idx < idx)))
+            print(f'resumed from {checkpoint} at epoch {trainer.epoch}, batch {trainer.idx}'
+                  f' (step {trainer.step})')
+            return True
         discard_log(out_path(settings, 'train_log.csv'))
-        if settings.label_init == 'directions':
+        return False
+    resumed = distributed.together(resume)
+    if not resumed and settings.label_init == 'directions':
+        def start_label():
             write_json(out_path(settings, 'warm_start.json'), warm_start(trainer))
+        distributed.on_main(start_label, share=False)
+    trainer.share_among_ranks()
     return trainer
 
 
@@ -294,8 +308,12 @@ def total_steps(trainer):
 
 
 def train(settings):
-    """Train in --out-dir, which this run holds alone (see `train_in_folder`)."""
-    return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
+    """Train in --out-dir, which this run holds alone (see `train_in_folder`); under torchrun,
+    data-parallel over the processes (`common/distributed.py`)."""
+    with distributed.processes(settings.device) as device:
+        distributed.on_main(lambda: distributed.split_batch(settings.batch_size), share=False)
+        settings = replace(settings, device=device)
+        return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
 
 
 def train_in_folder(settings):
@@ -303,42 +321,55 @@ def train_in_folder(settings):
     plots. Returns the trainer. Raises KeyboardInterrupt after checkpointing an interrupted run."""
     torch.set_float32_matmul_precision('high')
     trainer = prepare(settings)
-    write_json(out_path(settings, 'config.json'), {**as_record(settings), 'batches_per_epoch':
-                                                 trainer.batches_per_epoch,
-                                                 'generator_config': trainer.G.config})
-    if trainer.step == 0:
-        write_json(out_path(settings, 'before_finetuning.json'), trainer.evaluate()[3])
+    main = distributed.is_main()
+
+    def start():
+        write_json(out_path(settings, 'config.json'), {**as_record(settings), 'batches_per_epoch':
+                                                     trainer.batches_per_epoch,
+                                                     'generator_config': trainer.G.config})
+        if trainer.step == 0:
+            write_json(out_path(settings, 'before_finetuning.json'), trainer.evaluate()[3])
+    distributed.on_main(start, share=False)
     log_path = out_path(settings, 'train_log.csv')
     started = saved = time.time()
     with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=total_steps(trainer), initial=trainer.step, desc='fine-tuning',
-                        unit='batch')
+                        unit='batch', disable=not main)
         try:
             while not finished(trainer):
                 record = trainer.train_step()
                 progress.update(1)
-                if record['idx'] % settings.eval_every == 0:
+                if main and record['idx'] % settings.eval_every == 0:
                     row = log_row(record, trainer.evaluate()[3])
                     log(row)
                     progress.set_postfix({k: row[k] for k in ('d_loss', 'g_loss', 'eyes_corr',
                                                               'mouth_corr', 'pose_corr')})
-                due = settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60
+                # Rank 0's clock decides for every rank, so that they all stop at the same step.
+                due, stop = distributed.broadcast(
+                    settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60,
+                    settings.max_minutes and time.time() - started > settings.max_minutes * 60)
                 if trainer.idx == 0 or due:  # an epoch's end, or a few minutes' work at stake
                     save_training(trainer)
                     saved = time.time()
-                if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
+                if stop:
                     progress.write(f'stopping after step {trainer.step}: --max-minutes'
                                    f' {settings.max_minutes} reached (re-run to continue)')
                     break
         finally:
             progress.close()
             save_training(trainer)
+    distributed.on_main(lambda: finish(trainer, log_path), share=False)
+    return trainer
+
+
+def finish(trainer, log_path):
+    """The curves and the sample sets of a finished (or stopped) run."""
+    settings = trainer.settings
     plot_curves(log_path, trainer.batches_per_epoch, settings.out_dir)
     for row in write_sample_sets(trainer):
         print('  '.join(f'{k} {v}' for k, v in row.items()))
     print(f'step {trainer.step}: generator, discriminator, train_log.csv, samples/ and the'
           f' curves are in {settings.out_dir}')
-    return trainer
 
 
 def validate_settings(settings):
@@ -391,7 +422,10 @@ def parse_args(argv=None):
                              " set from the property directions of z before the first step")
     parser.add_argument('--label-init-samples', type=int,
                         help='generated images the label directions are fitted on')
-    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--batch-size', type=int,
+                        help='images per step over all processes (default 16): under torchrun'
+                             ' --nproc_per_node N, each process trains on batch-size / N of them,'
+                             ' so give a multiple of N')
     parser.add_argument('--lr', type=float)
     parser.add_argument('--r1-gamma', type=float)
     parser.add_argument('--trunc-psi', type=float,

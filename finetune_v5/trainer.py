@@ -6,6 +6,11 @@ the generator (at most `max_g_updates` times) while its adversarial loss is at l
 `g_repeat_ratio` x the discriminator's. Losses: logistic non-saturating, R1 on reals; with
 `property_weight`, G also pays the frozen Property Score CNN's squared error of its fakes' eyes,
 mouth and pose against their labels.
+
+Under torchrun every rank draws the whole batch from the same seed and trains on its rows of it
+(`distributed.shard_rows`), G and D average their gradients over the ranks, and the losses that
+decide the extra updates are averaged too, so that every rank makes the same number of updates and
+a step of N processes is a step of one process on the same batch.
 """
 import json
 
@@ -14,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
+from common import distributed
 from common.images import jitter
 from common.properties import CORE_PROPERTIES
 from common.settings import as_record
@@ -57,6 +63,7 @@ class FineTuneV5:
         self.device = torch.device(settings.device)
         self.views, self.labels = views, labels
         self.G, self.D, self.cnn = models
+        self.G_train, self.D_train = self.G, self.D
         self.opt_G = generator_optimizer(self.G, settings.lr, settings.first_layer_lr_mul)
         self.opt_D = torch.optim.AdamW(self.D.parameters(), lr=settings.lr)
         self.rng = torch.Generator().manual_seed(settings.seed)  # batches, jitter, latents, labels
@@ -67,22 +74,32 @@ class FineTuneV5:
         self.eval_z = torch.randn(EVAL_Z_PER_LABEL, self.G.z_dim,
                                   generator=torch.Generator().manual_seed(settings.seed + 1))
 
+    def share_among_ranks(self):
+        """Under torchrun: G and D average their gradients over the ranks. Called once the
+        weights are loaded."""
+        self.G_train = distributed.wrap(self.G, unused_parameters=True)
+        self.D_train = distributed.wrap(self.D)
+        distributed.seed_ranks(self.settings.seed, self.step)
+
     # ---- data ---------------------------------------------------------------------------------
     def real_batch(self):
         start = self.idx * self.settings.batch_size
         index = epoch_order(len(self.views), self.settings.seed, self.epoch)[start:start + self.settings.batch_size]
+        # Jittered as one batch: each image gets the factors a single process draws for it.
         reals = jitter(as_model_input(self.views[index]), self.settings.jitter, self.rng)
-        return reals.to(self.device), self.labels[index].to(self.device)
+        return (distributed.shard_rows(reals).to(self.device),
+                distributed.shard_rows(self.labels[index]).to(self.device))
 
     def fake_labels(self, real_labels):
         if self.settings.fake_labels == 'batch':
             return real_labels
-        index = torch.randint(len(self.labels), (len(real_labels),), generator=self.rng)
-        return self.labels[index].to(self.device)
+        index = torch.randint(len(self.labels), (self.settings.batch_size,), generator=self.rng)
+        return distributed.shard_rows(self.labels[index]).to(self.device)
 
     def generate(self, labels):
-        z = torch.randn(len(labels), self.G.z_dim, generator=self.rng).to(self.device)
-        result = self.G(z, labels, trunc_psi=self.settings.trunc_psi, randomize_noise=True)
+        z = torch.randn(self.settings.batch_size, self.G.z_dim, generator=self.rng)
+        z = distributed.shard_rows(z).to(self.device)
+        result = self.G_train(z, labels, trunc_psi=self.settings.trunc_psi, randomize_noise=True)
         self.G.update_w_avg(result['w'], self.settings.w_avg_decay)
         return result['image']
 
@@ -91,11 +108,12 @@ class FineTuneV5:
         with torch.no_grad():
             fakes = self.generate(fake_labels)
         reals = reals.detach().requires_grad_(self.settings.r1_gamma > 0)
-        real_scores, fake_scores = self.D(reals, real_labels), self.D(fakes, fake_labels)
+        real_scores, fake_scores = self.D_train(reals, real_labels), self.D_train(fakes, fake_labels)
         loss = F.softplus(fake_scores).mean() + F.softplus(-real_scores).mean()
         if self.settings.r1_gamma > 0:
             loss = loss + r1_penalty(reals, real_scores) * (self.settings.r1_gamma / 2)
-        return loss, real_scores.detach().flatten().cpu(), fake_scores.detach().flatten().cpu()
+        return loss, *(distributed.gather_rows(scores.detach().flatten()).cpu()
+                       for scores in (real_scores, fake_scores))
 
     def g_loss(self, fake_labels):
         """(adversarial loss, loss to minimise): the adaptive rules compare the adversarial part,
@@ -118,7 +136,7 @@ class FineTuneV5:
         for d_count in range(1, settings.max_d_updates + 1):
             d_loss, real_scores, fake_scores = self.d_loss(reals, real_labels, fake_labels)
             optimise(self.opt_D, d_loss)
-            d_loss = d_loss.item()
+            d_loss = distributed.average(d_loss.detach()).item()
             if self.last_g_loss is None or d_loss < settings.d_repeat_ratio * self.last_g_loss:
                 break
         self.D.requires_grad_(False)
@@ -126,7 +144,7 @@ class FineTuneV5:
         for g_count in range(1, settings.max_g_updates + 1):
             g_loss, total = self.g_loss(fake_labels)
             optimise(self.opt_G, total)
-            g_loss = g_loss.item()
+            g_loss = distributed.average(g_loss.detach()).item()
             if g_loss < settings.g_repeat_ratio * d_loss:
                 break
         self.last_g_loss = g_loss

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from common import distributed
 from property_score_cnn.model import IMAGE_SIZE, score_images
 from segmentation.score_table import DECIMALS, SCORE_COLUMNS, read_score_table, write_score_table
 
@@ -53,7 +54,8 @@ def load_table_views(paths, resolution):
     """
     paths = list(paths)
     chunks = []
-    for start in tqdm(range(0, len(paths), LOAD_CHUNK), desc='loading images', unit='chunk'):
+    for start in tqdm(range(0, len(paths), LOAD_CHUNK), desc='loading images', unit='chunk',
+                      disable=not distributed.is_main()):
         chunk = np.stack([_read_rgb(path) for path in paths[start:start + LOAD_CHUNK]])
         chunks.append(cnn_view(chunk, resolution))
     return np.concatenate(chunks)

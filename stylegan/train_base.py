@@ -24,7 +24,7 @@ the default base generator is in its card, models/default/base_generator.md.
 import copy
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from common import distributed
 from common.checkpoints import CheckpointError, first_line, missing_file_message, read_state
 from common.cli import add_debug_flag, prepare_output_dir, run_command
 from common.files import atomic_write, write_json
@@ -111,7 +112,8 @@ def load_training_set(table_path, resolution):
     """Images [N, 3, R, R] uint8 and labels [N, 7] float32 from an all_scores table."""
     table = read_score_table(table_path)
     images = np.stack([_training_image(table_path, row, path, resolution) for row, path in
-                       enumerate(tqdm(table.abs_img_path, desc='loading images', unit='img'))])
+                       enumerate(tqdm(table.abs_img_path, desc='loading images', unit='img',
+                                      disable=not distributed.is_main()))])
     labels = table.loc[:, list(SCORE_COLUMNS)].to_numpy(np.float32)
     return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
 
@@ -131,17 +133,36 @@ def discriminator_config(generator_config, mbstd_group_size=4):
                 mbstd_group_size=mbstd_group_size)
 
 
-def mixed_styles(G, z, z_mix, labels, mixing_prob, rng):
-    """wp for a batch; with probability `mixing_prob` the layers from a random cutoff on take the
-    w of a second z (style mixing keeps the layers' styles from depending on each other)."""
-    wp = G.truncation(G.mapping(z, labels))
+def mixing_cutoff(num_layers, mixing_prob, rng):
+    """With probability `mixing_prob`, a random layer from which a batch's styles take the w of a
+    second z (style mixing keeps the layers' styles from depending on each other); else 0."""
     if torch.rand((), generator=rng).item() < mixing_prob:
-        cutoff = int(torch.randint(1, G.num_layers, (), generator=rng))
-        wp = torch.cat([wp[:, :cutoff], G.truncation(G.mapping(z_mix, labels))[:, cutoff:]], dim=1)
-    return wp
+        return int(torch.randint(1, num_layers, (), generator=rng))
+    return 0
+
+
+class TrainingFakes(torch.nn.Module):
+    """The generator's forward pass of training, one module so that DistributedDataParallel can
+    average its gradients: w of z, the layers from `cutoff` on taking the w of `z_mix` (0: none),
+    rendered with random noise."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z, z_mix, labels, cutoff):
+        G = self.G
+        wp = G.truncation(G.mapping(z, labels))
+        if cutoff:
+            wp = torch.cat([wp[:, :cutoff], G.truncation(G.mapping(z_mix, labels))[:, cutoff:]], dim=1)
+        return G.synthesis(wp, randomize_noise=True)
 
 
 class BaseTrainer:
+    """One training run's models, optimizers and random state. Under torchrun every rank draws
+    the whole batch from the same seed and trains on its rows of it (`distributed.shard_rows`),
+    so a step of N processes is a step of one process on the same batch."""
+
     def __init__(self, settings, images, labels):
         self.settings = settings
         self.device = torch.device(settings.device)
@@ -153,6 +174,7 @@ class BaseTrainer:
         self.G = Generator(config).to(self.device).train()
         self.D = Discriminator(discriminator_config(config)).to(self.device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.G_fakes, self.D_train = TrainingFakes(self.G), self.D
         betas = (0.0, 0.99)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=settings.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=settings.lr, betas=betas)
@@ -162,6 +184,13 @@ class BaseTrainer:
         self.sample_z = torch.randn(32, config['z_dim'], generator=fixed)
         self.sample_labels = labels[torch.randint(len(labels), (32,), generator=fixed)]
 
+    def share_among_ranks(self):
+        """Under torchrun: G and D average their gradients over the ranks. Called once the
+        weights are loaded."""
+        self.G_fakes = distributed.wrap(TrainingFakes(self.G), unused_parameters=True)
+        self.D_train = distributed.wrap(self.D, unused_parameters=True)
+        distributed.seed_ranks(self.settings.seed, self.step)
+
     # ---- data -----------------------------------------------------------------------------
     def drop_labels(self, labels):
         keep = torch.rand(len(labels), 1, generator=self.rng) >= self.settings.label_dropout
@@ -169,20 +198,22 @@ class BaseTrainer:
 
     def batch(self):
         index = torch.randint(len(self.images), (self.settings.batch_size,), generator=self.rng)
+        labels = self.drop_labels(self.labels[index])
+        index, labels = distributed.shard_rows(index), distributed.shard_rows(labels)
         reals = self.images[index.to(self.images.device)].float() / 127.5 - 1.0
-        return reals, self.drop_labels(self.labels[index]).to(self.device)
+        return reals, labels.to(self.device)
 
     def latents(self):
         shape = (self.settings.batch_size, self.G.z_dim)
         fake_labels = self.labels[torch.randint(len(self.labels), shape[:1], generator=self.rng)]
-        return (torch.randn(shape, generator=self.rng).to(self.device),
-                torch.randn(shape, generator=self.rng).to(self.device),
-                self.drop_labels(fake_labels).to(self.device))
+        z, z_mix = torch.randn(shape, generator=self.rng), torch.randn(shape, generator=self.rng)
+        return tuple(distributed.shard_rows(x).to(self.device)
+                     for x in (z, z_mix, self.drop_labels(fake_labels)))
 
     def fakes(self):
         z, z_mix, labels = self.latents()
-        wp = mixed_styles(self.G, z, z_mix, labels, self.settings.style_mixing, self.rng)
-        return self.G.synthesis(wp, randomize_noise=True), labels
+        cutoff = mixing_cutoff(self.G.num_layers, self.settings.style_mixing, self.rng)
+        return self.G_fakes(z, z_mix, labels, cutoff), labels
 
     # ---- one step -------------------------------------------------------------------------
     def train_step(self):
@@ -192,8 +223,9 @@ class BaseTrainer:
             fakes, fake_labels = self.fakes()
         lazy_r1 = settings.r1_gamma > 0 and self.step % settings.r1_interval == 0
         reals.requires_grad_(lazy_r1)
-        d_real = self.D(reals, real_labels)
-        d_fake = self.D(fakes, fake_labels)
+        self.D.requires_grad_(True)
+        d_real = self.D_train(reals, real_labels)
+        d_fake = self.D_train(fakes, fake_labels)
         d_loss = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
         if lazy_r1:
             grad, = torch.autograd.grad(d_real.sum(), reals, create_graph=True)
@@ -209,11 +241,12 @@ class BaseTrainer:
         warming_up = self.step < settings.d_warmup_steps
         losses['g_loss'] = float('nan') if warming_up else self.generator_step()
         self.step += 1
-        return losses
+        return distributed.average(losses)  # each rank's are means over its rows
 
     def generator_step(self):
         """One update of G (then its w_avg and moving average); returns its loss."""
         fakes, fake_labels = self.fakes()
+        self.D.requires_grad_(False)  # D passes G its gradient and keeps none of its own
         g_loss = F.softplus(-self.D(fakes, fake_labels)).mean()
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -264,6 +297,9 @@ def checkpoint_path(out_dir):
 
 
 def save_state(trainer, out_dir):
+    """The checkpoint, written by rank 0 (every rank holds the same weights)."""
+    if not distributed.is_main():
+        return
     with atomic_write(checkpoint_path(out_dir)) as tmp:
         torch.save(trainer.state(), tmp)
 
@@ -325,12 +361,19 @@ def write_config(settings, out_dir):
 
 
 def train(settings):
-    """Train in --out-dir, which this run holds alone (see `train_in_folder`)."""
-    return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
+    """Train in --out-dir, which this run holds alone (see `train_in_folder`); under torchrun,
+    data-parallel over the processes (`common/distributed.py`)."""
+    with distributed.processes(settings.device) as device:
+        distributed.on_main(lambda: distributed.split_batch(settings.batch_size), share=False)
+        settings = replace(settings, device=device)
+        return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
 
 
-def train_in_folder(settings):
-    prepare_output_dir(os.path.join(settings.out_dir, 'samples'), '--out-dir')
+def start_training(settings):
+    """The trainer, resumed from the run's checkpoint or started afresh (every rank reads the
+    same files; rank 0 alone writes)."""
+    if distributed.is_main():
+        prepare_output_dir(os.path.join(settings.out_dir, 'samples'), '--out-dir')
     resuming = os.path.exists(checkpoint_path(settings.out_dir))
     if settings.init_generator and not resuming:
         check_init_files(settings)  # before the training set is read, which can take minutes
@@ -338,10 +381,9 @@ def train_in_folder(settings):
     torch.set_float32_matmul_precision('high')
     table = os.path.join(settings.data, 'all_scores_v2.csv') if os.path.isdir(settings.data) else settings.data
     images, labels = load_training_set(table, preset(settings.preset)['resolution'])
-    os.makedirs(os.path.join(settings.out_dir, 'samples'), exist_ok=True)
     trainer = BaseTrainer(settings, images, labels)
     log_path = os.path.join(settings.out_dir, 'train_log.csv')
-    if os.path.exists(checkpoint_path(settings.out_dir)):
+    if resuming:
         resume(trainer, checkpoint_path(settings.out_dir))
         trim_log(log_path, lambda log: log.step <= trainer.step)
         print(f'resumed from {checkpoint_path(settings.out_dir)} at step {trainer.step}')
@@ -349,10 +391,20 @@ def train_in_folder(settings):
         discard_log(log_path)
         if settings.init_generator:
             start_from(trainer, settings.init_generator, settings.init_discriminator)
-    write_config(settings, settings.out_dir)
+    if distributed.is_main():
+        os.makedirs(os.path.join(settings.out_dir, 'samples'), exist_ok=True)
+        write_config(settings, settings.out_dir)
+    return trainer
+
+
+def train_in_folder(settings):
+    trainer = distributed.together(lambda: start_training(settings))
+    trainer.share_among_ranks()
+    main = distributed.is_main()
     started = saved = time.time()
-    with appending_log(log_path, LOG_COLUMNS) as log:
-        progress = tqdm(total=settings.steps, initial=trainer.step, desc='training', unit='step')
+    with appending_log(os.path.join(settings.out_dir, 'train_log.csv'), LOG_COLUMNS) as log:
+        progress = tqdm(total=settings.steps, initial=trainer.step, desc='training', unit='step',
+                        disable=not main)
         try:
             while trainer.step < settings.steps:
                 losses = trainer.train_step()
@@ -362,14 +414,17 @@ def train_in_folder(settings):
                          'seconds': round(time.time() - started, 2),
                          **{k: round(v, 5) for k, v in losses.items()}})
                     progress.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
-                if trainer.step % settings.sample_every == 0:
+                if main and trainer.step % settings.sample_every == 0:
                     save_png(trainer.sample_grid(),
                              os.path.join(settings.out_dir, 'samples', f'step_{trainer.step:07d}.png'))
-                due = settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60
+                # Rank 0's clock decides for every rank, so that they all stop at the same step.
+                due, stop = distributed.broadcast(
+                    settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60,
+                    settings.max_minutes and time.time() - started > settings.max_minutes * 60)
                 if trainer.step % settings.checkpoint_every == 0 or due:
                     save_state(trainer, settings.out_dir)
                     saved = time.time()
-                if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
+                if stop:
                     print(f'stopping at step {trainer.step}: --max-minutes {settings.max_minutes} reached')
                     break
         except KeyboardInterrupt:
@@ -377,13 +432,17 @@ def train_in_folder(settings):
         finally:
             save_state(trainer, settings.out_dir)
             progress.close()
+    distributed.on_main(lambda: finish(trainer, settings), share=False)
+    return trainer
+
+
+def finish(trainer, settings):
     save_generator(trainer.G_ema, os.path.join(settings.out_dir, 'generator.pth'))
     # Kept beside the generator so that a later run can continue it with a trained critic.
     save_discriminator(trainer.D, os.path.join(settings.out_dir, 'discriminator.pth'))
     save_png(trainer.sample_grid(), os.path.join(settings.out_dir, 'samples', 'final.png'))
     print(f'step {trainer.step}: generator (moving average) saved to'
           f' {os.path.join(settings.out_dir, "generator.pth")}')
-    return trainer
 
 
 def parse_args(argv=None):
@@ -406,7 +465,10 @@ def parse_args(argv=None):
                              ' a fresh critic for a trained generator')
     parser.add_argument('--max-minutes', type=float,
                         help='stop (and checkpoint) after this much wall time; 0 = no limit')
-    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--batch-size', type=int,
+                        help='images per step over all processes (default 32): under torchrun'
+                             ' --nproc_per_node N, each process trains on batch-size / N of them,'
+                             ' so give a multiple of N')
     parser.add_argument('--lr', type=float)
     parser.add_argument('--r1-gamma', type=float)
     parser.add_argument('--r1-interval', type=int)

@@ -8,6 +8,7 @@ threshold for all three properties (SPEC). Beside it, each property's leakage in
 six scores (`common/leakage.py`) is recorded, and with `max_leakage` a code must also keep every
 leakage at or under it to pass.
 """
+import io
 import os
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
+from common import distributed
 from common.files import atomic_write
 from common.images import to_uint8
 from common.leakage import leakage
@@ -101,7 +103,7 @@ class GenerationTest:
         self.directions, self.medians, self.report_dir = directions, medians, report_dir
         self.code_dim = generator.z_dim + generator.label_dim
         os.makedirs(report_dir, exist_ok=True)
-        if fresh:
+        if fresh and distributed.is_main():
             for name in os.listdir(report_dir):
                 if name.startswith('passed_case_'):
                     os.remove(self._path(name))
@@ -124,50 +126,82 @@ class GenerationTest:
     def run(self, num_pass, max_tries, codes=None, given_groups=None):
         """Test random codes until `num_pass` passed or `max_tries` were tried, or every given code.
 
+        Under torchrun, each rank tests one of the next codes at a time, and every rank takes the
+        results in code order up to where a single process would have stopped, so the results
+        are a single process's; a code tested beyond that point is dropped. Rank 0 writes them.
+
         The reports are rewritten every SAVE_EVERY codes (rewriting them after each code would cost
         more than the tests as they grow), at the end, and when interrupted; a run killed outright
         redoes at most the codes since the last save, which give the same results again.
         """
         total = len(codes) if codes is not None else max_tries
-        progress = tqdm(total=total, initial=len(self.results), desc='generation test', unit='code')
+        here = distributed.world()
+
+        def more():
+            return len(self.results) < total and (codes is not None or self.passed() < num_pass)
+
+        def test_case(case):
+            code = codes[case] if codes is not None else draw_codes(1, self.code_dim, self.seed, TESTING, case)[0]
+            group = given_groups[case] if given_groups is not None else self.group_of(code)
+            return self.test(case, code, group)
+
+        progress = tqdm(total=total, initial=len(self.results), desc='generation test', unit='code',
+                        disable=not here.main)
         try:
-            while len(self.results) < total and (codes is not None or self.passed() < num_pass):
-                case = len(self.results)
-                code = codes[case] if codes is not None else draw_codes(1, self.code_dim, self.seed, TESTING, case)[0]
-                group = given_groups[case] if given_groups is not None else self.group_of(code)
-                self.record(case, code, group)
-                progress.update(1)
-                progress.set_postfix(passed=self.passed())
-                if len(self.results) % SAVE_EVERY == 0:
-                    self.save()
+            while more():
+                cases = range(len(self.results), min(len(self.results) + here.size, total))
+                outcomes = distributed.together(
+                    lambda: test_case(cases[here.rank]) if here.rank < len(cases) else None, gather=True)
+                for outcome in outcomes[:len(cases)]:
+                    if not more():
+                        break
+                    self.take(*outcome)
+                    progress.update(1)
+                    progress.set_postfix(passed=self.passed())
+                    if len(self.results) % SAVE_EVERY == 0:
+                        self.save()
         finally:
             progress.close()
             if self.results:
                 self.save()
         return self.statistics()
 
-    def record(self, case, code, group):
+    def test(self, case, code, group):
+        """(result row, code, the passing grid as PNG bytes or None) of one code's test."""
         directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
         scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
                                         self.batch_size, self.space)
         leaks = {prop: worst for prop, (worst, _) in
                  leakage(weight_grid(), scores, self.score_std).items()}
         passed = passes(corr, leaks, self.max_leakage)
+        grid = None
         if passed:
             edited = self.space.edit(self.generator, code, weight_grid(), directions, self.device)
             images = to_uint8(self.space.render(self.generator, edited, self.device))
-            with atomic_write(self._path(f'passed_case_{case:04d}.png')) as tmp:
-                Image.fromarray(annotated_grid(images, scores[:, CORE_COLUMNS])).save(tmp)
-        self.results.append({'case': case, 'vector_no': 0, 'passed': 'O' if passed else 'X',
-                             'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in CORE_PROPERTIES},
-                             'sum_abs_corr': round(sum(abs(corr[p]) for p in CORE_PROPERTIES), 4),
-                             **{f'{p}_leakage': round(leaks[p], 4) for p in CORE_PROPERTIES}})
+            grid = io.BytesIO()
+            Image.fromarray(annotated_grid(images, scores[:, CORE_COLUMNS])).save(grid, format='PNG')
+            grid = grid.getvalue()
+        row = {'case': case, 'vector_no': 0, 'passed': 'O' if passed else 'X',
+               'group_name': group, **{f'{p}_corr': round(corr[p], 4) for p in CORE_PROPERTIES},
+               'sum_abs_corr': round(sum(abs(corr[p]) for p in CORE_PROPERTIES), 4),
+               **{f'{p}_leakage': round(leaks[p], 4) for p in CORE_PROPERTIES}}
+        return row, code, grid
+
+    def take(self, row, code, grid):
+        """One tested code into the results, its grid written when it passed."""
+        if grid is not None and distributed.is_main():
+            path = self._path(f'passed_case_{row["case"]:04d}.png')
+            with atomic_write(path) as tmp, open(tmp, 'wb') as file:
+                file.write(grid)
+        self.results.append(row)
         self.codes.append(code)
 
     def passed(self):
         return sum(row['passed'] == 'O' for row in self.results)
 
     def save(self):
+        if not distributed.is_main():
+            return
         codes = np.stack(self.codes)
         z_dim = self.generator.z_dim
         tables = {'test_result.csv': pd.DataFrame(self.results, columns=RESULT_COLUMNS),

@@ -23,12 +23,13 @@ import argparse
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
 import torch
 
+from common import distributed
 from common.cli import add_debug_flag, run_command
 from common.files import read_csv_file, write_csv, write_json
 from common.leakage import stored_spread
@@ -133,21 +134,36 @@ def v6_generator(settings):
 
 def training_phase(generator, cnn, medians, settings):
     """Directions {(property, group): unit vector [dim of the space]}, fitted or read back, and
-    whether they were fitted in this run."""
+    whether they were fitted in this run. Under torchrun every rank samples its share of the
+    chunks, then rank 0 alone fits and plots and hands the directions to the others."""
     space = latent_space(settings)
-    group_list = list(GROUP_NAMES) if settings.grouping else [ALL_SAMPLES]
     paths = {(p, g): vector_path(settings.out_dir, p, g, space.name)
-             for p in CORE_PROPERTIES for g in group_list}
-    reuse = not settings.retrain and all(os.path.exists(path) for path in paths.values())
-    if reuse:
-        print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
-        stored = {key: load_direction(path, space.dim(generator))[0] for key, path in paths.items()}
-        if settings.no_tsne or os.path.exists(tsne_record(settings)):
-            return stored, False
+             for p in CORE_PROPERTIES for g in fitted_groups(settings)}
 
-    with inference_precision(settings.device, settings.precision):
-        sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.device,
-                         settings.batch_size, settings.chunk_size)
+    def stored_directions():
+        if settings.retrain or not all(os.path.exists(path) for path in paths.values()):
+            return None
+        print('directions: reusing', os.path.dirname(next(iter(paths.values()))))
+        return {key: load_direction(path, space.dim(generator))[0] for key, path in paths.items()}
+
+    stored = distributed.together(stored_directions)
+    if stored is not None and (settings.no_tsne or os.path.exists(tsne_record(settings))):
+        return stored, False
+
+    def sample():
+        with inference_precision(settings.device, settings.precision):
+            sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.device,
+                             settings.batch_size, settings.chunk_size)
+    distributed.together(sample)
+    return distributed.on_main(lambda: fit_and_plot(generator, medians, settings, paths, stored))
+
+
+def fit_and_plot(generator, medians, settings, paths, stored):
+    """training_phase's work on the finished samples: the directions fitted and saved with their
+    report, and the t-SNE plots; with `stored` directions (a run killed during its t-SNE), the
+    plots alone."""
+    space = latent_space(settings)
+    group_list = fitted_groups(settings)
     scores = np.concatenate([s for _, s in iter_chunks(settings.out_dir, settings.n, settings.chunk_size)])
     groups = group_names(scores, medians) if settings.grouping else np.full(len(scores), ALL_SAMPLES)
     chosen, sparse = selections(scores, groups, group_list, settings.ratio)
@@ -162,7 +178,7 @@ def training_phase(generator, cnn, medians, settings):
     def points_of(index):
         return kept[np.searchsorted(needed, index)]
 
-    if reuse:  # a run killed during its t-SNE: the plots are all that is missing
+    if stored is not None:  # a run killed during its t-SNE: the plots are all that is missing
         plot_tsne(chosen, points_of, settings)
         return stored, False
     if settings.directions == 'svm':
@@ -188,6 +204,10 @@ def training_phase(generator, cnn, medians, settings):
     elif os.path.exists(tsne_record(settings)):
         os.remove(tsne_record(settings))  # the plots there show directions no longer in use
     return directions, True
+
+
+def fitted_groups(settings):
+    return list(GROUP_NAMES) if settings.grouping else [ALL_SAMPLES]
 
 
 def tsne_record(settings):
@@ -293,28 +313,38 @@ def check_earlier_run(settings):
 
 
 def run(settings):
-    """The whole job (samples, directions, test) in --out-dir, which this run holds alone."""
-    return in_held_folder(settings.out_dir, lambda: run_in_folder(settings))
+    """The whole job (samples, directions, test) in --out-dir, which this run holds alone; under
+    torchrun, shared among the processes (`common/distributed.py`)."""
+    with distributed.processes(settings.device) as device:
+        settings = replace(settings, device=device)
+        return in_held_folder(settings.out_dir, lambda: run_in_folder(settings))
 
 
 def run_in_folder(settings):
     torch.manual_seed(settings.seed)
-    check_earlier_run(settings)
-    write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
+
+    def start():
+        check_earlier_run(settings)
+        write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
+    distributed.on_main(start, share=False)
     started = time.time()
-    generator = v6_generator(settings).to(settings.device)
-    latent_space(settings).check(generator)
-    cnn = load_property_score_cnn(settings.cnn).to(settings.device).eval()
-    medians = medians_from_table(settings.scores_table)
-    # Given codes are read before the minutes of sampling, so that a bad file costs none of them.
-    codes, groups = given_codes(settings, generator.z_dim + generator.label_dim)
+    generator = distributed.main_first(lambda: v6_generator(settings)).to(settings.device)
+
+    def load():
+        latent_space(settings).check(generator)
+        cnn = load_property_score_cnn(settings.cnn).to(settings.device).eval()
+        medians = medians_from_table(settings.scores_table)
+        # Given codes are read before the minutes of sampling, so that a bad file costs none of them.
+        return cnn, medians, given_codes(settings, generator.z_dim + generator.label_dim)
+    cnn, medians, (codes, groups) = distributed.together(load)
     directions, fitted = training_phase(generator, cnn, medians, settings)
     if not settings.grouping:
         directions = {(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in GROUP_NAMES}
-    test = GenerationTest(generator, cnn, directions, medians,
-                          os.path.join(settings.out_dir, 'image_generation_report'), settings.device,
-                          settings.seed, settings.batch_size, score_spread(settings, fitted),
-                          fresh=fitted, max_leakage=settings.max_leakage, space=latent_space(settings))
+    spread = distributed.on_main(lambda: score_spread(settings, fitted))
+    test = distributed.together(lambda: GenerationTest(
+        generator, cnn, directions, medians, os.path.join(settings.out_dir, 'image_generation_report'),
+        settings.device, settings.seed, settings.batch_size, spread, fresh=fitted,
+        max_leakage=settings.max_leakage, space=latent_space(settings)))
     with inference_precision(settings.device, settings.precision):
         statistics = test.run(settings.num_pass, settings.max_tries, codes, groups)
     print(statistics.to_string(index=False))

@@ -2,13 +2,16 @@
 
 Each chunk `samples/chunk_NNNNN.npz` holds its codes [k, 515] and CNN scores [k, 7] and is written
 atomically once finished, so memory stays flat however large n is, and an interrupted run only
-redoes the chunk it was in.
+redoes the chunk it was in. A chunk's content follows from the seed and its index alone, so under
+torchrun each rank makes its own share of the chunks (every N-th), and a run sampled by N
+processes continues, or is read, by any number.
 """
 import os
 
 import numpy as np
 from tqdm import tqdm
 
+from common import distributed
 from common.files import atomic_write
 from vectorfind.latents import SAMPLING, draw_codes, render_and_score
 
@@ -22,11 +25,18 @@ def chunk_sizes(n, chunk_size):
 
 
 def sample_and_score(generator, cnn, n, seed, out_dir, device, batch_size, chunk_size):
-    """Make sure chunks covering n samples exist; return how many chunks were newly made."""
+    """Make sure this rank's chunks of the n samples exist (all of them in one process); return how
+    many chunks were newly made."""
     sizes = chunk_sizes(n, chunk_size)
-    todo = [i for i in range(len(sizes)) if not os.path.exists(chunk_path(out_dir, i))]
+    here = distributed.world()
+    # By index, not by position among the missing ones: ranks that look at the folder at
+    # different moments still split the chunks alike.
+    mine = [i for i in range(len(sizes)) if i % here.size == here.rank]
+    todo = [i for i in mine if not os.path.exists(chunk_path(out_dir, i))]
     code_dim = generator.z_dim + generator.label_dim
-    progress = tqdm(total=n, initial=n - sum(sizes[i] for i in todo), desc='sampling', unit='img')
+    share = sum(sizes[i] for i in mine)
+    progress = tqdm(total=share, initial=share - sum(sizes[i] for i in todo), desc='sampling',
+                    unit='img', disable=not here.main)
     for index in todo:
         codes = draw_codes(sizes[index], code_dim, seed, SAMPLING, index)
         scores = []
