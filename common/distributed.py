@@ -171,18 +171,6 @@ def on_main(work, share=True):
     return result if is_main() else shared
 
 
-def main_first(work):
-    """`work()` on rank 0, then on the others, which find what rank 0 left (a file it wrote);
-    each rank gets its own result, and an error anywhere ends them all."""
-    if not active():
-        return work()
-    if is_main():
-        result = on_main(work, share=False)
-        return together(lambda: result)
-    on_main(work, share=False)
-    return together(work)
-
-
 # ---- collectives (each the plain value in one process) ------------------------------------------
 def broadcast(*values):
     """Rank 0's `values` on every rank (one value: that value)."""

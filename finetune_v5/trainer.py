@@ -100,7 +100,7 @@ class FineTuneV5:
         z = torch.randn(self.settings.batch_size, self.G.z_dim, generator=self.rng)
         z = distributed.shard_rows(z).to(self.device)
         result = self.G_train(z, labels, trunc_psi=self.settings.trunc_psi, randomize_noise=True)
-        self.G.update_w_avg(result['w'], self.settings.w_avg_decay)
+        self.G.update_w_avg(distributed.average(result['w'].detach().mean(dim=0)), self.settings.w_avg_decay)
         return result['image']
 
     # ---- losses -------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import distributed
-
 INIT_RES = 4
 FUSED_SCALE_MIN_RES = 128  # genforce 'auto': transposed conv from 128 px up, nearest+conv below
 W_AVG_SAMPLES = 1000
@@ -303,11 +301,11 @@ class Generator(nn.Module):
         image = self.synthesis(wp, lod=lod, randomize_noise=randomize_noise)
         return {'z': z, 'label': label, 'w': w, 'wp': wp, 'image': image}
 
-    def update_w_avg(self, w, decay=0.995):
-        """Moving average of w used for truncation, updated from a training batch (under torchrun,
-        from the whole batch over every rank, so that the ranks' averages stay alike)."""
+    def update_w_avg(self, w_mean, decay=0.995):
+        """Moving average of w used for truncation, updated with a training batch's mean w [w_dim]
+        (under torchrun, the trainer passes the mean over every process's rows)."""
         with torch.no_grad():
-            self.truncation.w_avg.lerp_(distributed.average(w.detach().mean(dim=0)), 1.0 - decay)
+            self.truncation.w_avg.lerp_(w_mean.detach(), 1.0 - decay)
 
     def conditional_w_avg(self, label, num_samples=W_AVG_SAMPLES, seed=W_AVG_SEED):
         """Per-sample w average for each row's label: the mean w of `num_samples` fixed z drawn with

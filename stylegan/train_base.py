@@ -253,7 +253,7 @@ class BaseTrainer:
         self.opt_G.step()
         with torch.no_grad():
             z, _, labels = self.latents()
-            self.G.update_w_avg(self.G.mapping(z, labels), decay=0.995)
+            self.G.update_w_avg(distributed.average(self.G.mapping(z, labels).mean(dim=0)), decay=0.995)
         self.update_ema()
         return g_loss.item()
 

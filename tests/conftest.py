@@ -18,11 +18,12 @@ from vectorfind.pipeline import VectorFindSettings, run
 def tiny_vectorfind_runs(tmp_path_factory):
     """{'grouped': a run with the SPEC's grouped SVMs in z, two codes tested; 'w': one SVM
     direction per property over all samples in w (v7), the eyes edit on the first two synthesis
-    layers only, one code tested}: 80 samples of a tiny 16 px generator scored by a narrow random
+    layers only, each code's directions held to it (the local hold), one code tested}: 80 samples of a tiny 16 px generator scored by a narrow random
     CNN, no t-SNE, seconds each. The CNN-derived table scores the generator's own faces, so that
     the median split gives every group members."""
     root = write_tiny_models(tmp_path_factory.mktemp('vectorfind_runs'), 16)
-    variants = {'grouped': dict(grouping=True, max_tries=2, space='z', layers=None, hold='core'),
+    variants = {'grouped': dict(grouping=True, max_tries=2, space='z', layers=None, hold='core',
+                                local_hold=False),
                 'w': dict(grouping=False, max_tries=1, space='w', layers='eyes=0-2')}
     for name, options in variants.items():
         if name != 'grouped':  # the first run's samples, which a re-run would reuse

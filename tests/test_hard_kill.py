@@ -57,7 +57,7 @@ def vectorfind(models, out_dir, tsne=False):
     return ['--generator', str(models / 'generator.pth'), '--cnn', str(models / 'cnn.pth'),
             '--scores-table', str(models / 'all_scores_v2_cnn.csv'), '--n', '300', '--chunk-size', '20',
             '--batch-size', '20', '--max-tries', '4', '--num-pass', '4', '--device', 'cpu',
-            '--directions', 'svm', '--space', 'z', '--layers', '', '--no-grouping',
+            '--directions', 'svm', '--space', 'z', '--layers', '', '--no-grouping', '--no-local-hold',
             *([] if tsne else ['--no-tsne']), '--out-dir', str(out_dir)]
 
 

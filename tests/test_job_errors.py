@@ -19,7 +19,7 @@ def models(tmp_path_factory):
 def vectorfind_args(models, out_dir, *extra):
     return ['--generator', str(models / 'generator.pth'), '--cnn', str(models / 'cnn.pth'),
             '--scores-table', str(models / 'all_scores_v2_cnn.csv'), '--n', '40', '--chunk-size', '20',
-            '--max-tries', '1', '--device', 'cpu', '--no-tsne', '--out-dir', str(out_dir), *extra]
+            '--max-tries', '1', '--device', 'cpu', '--no-tsne', '--no-local-hold', '--out-dir', str(out_dir), *extra]
 
 
 def write(path, text):

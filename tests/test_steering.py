@@ -11,7 +11,9 @@ from common.properties import CORE_PROPERTIES
 from finetune_v5.inspection import FineTuneRun, training_log
 from stylegan import Generator, preset
 from vectorfind.directions import load_direction, vector_path
-from vectorfind.generation_testing import weight_grid
+from property_score_cnn import load_property_score_cnn
+from vectorfind.generation_testing import GRID_RANGES, score_code_edits, weight_grid
+from vectorfind.local_hold import held_locally
 from vectorfind.spaces import LatentSpace
 from vectorfind.steering import Steering, read_tested_codes
 
@@ -24,13 +26,15 @@ def grouped(tiny_vectorfind_runs):
     return run_dir, steering, results, codes
 
 
-def pipeline_faces(run_dir, steering, code, group, rows, space=LatentSpace()):
+def pipeline_faces(run_dir, steering, code, group, rows, space=LatentSpace(), hold_with=None):
     """The test's faces [len(rows), H, W, 3] of grid rows `rows` of `code`, edited and rendered
     as generation_testing does for a passing code (one row at a time), with the directions of
-    `group` as the pipeline stored them."""
+    `group` as the pipeline stored them, held to the code with the CNN `hold_with` if given."""
     dim = space.dim(steering.generator)
     directions = np.stack([load_direction(vector_path(run_dir, p, group, space.name), dim)[0]
                            for p in CORE_PROPERTIES])
+    if hold_with is not None:
+        directions = held_locally(steering.generator, hold_with, code, directions, GRID_RANGES, space, 'cpu')
     edited = space.edit(steering.generator, code, weight_grid(), directions, 'cpu')
     return np.concatenate([to_uint8(space.render(steering.generator, edited[i:i + 1], 'cpu')) for i in rows])
 
@@ -61,9 +65,13 @@ def test_an_ungrouped_run_in_w_steers_in_w_on_its_layers(tiny_vectorfind_runs):
     assert steering.groups == ['all'] and steering.space == LatentSpace('w', {'eyes': (0, 2)})
     code = read_tested_codes(run_dir, 515)[1][0]
     assert steering.group_of(code) == 'all'
+    cnn = load_property_score_cnn(run_dir.parent / 'cnn.pth')
+    assert steering.hold_with is not None  # the run held each code's directions to it
     for i in (3, 40):
         np.testing.assert_array_equal(steering.render(code, *weight_grid()[i]),
-                                      pipeline_faces(run_dir, steering, code, 'all', [i], steering.space)[0])
+                                      pipeline_faces(run_dir, steering, code, 'all', [i], steering.space, cnn)[0])
+    held = steering.code_directions(code)
+    assert not np.allclose(held, np.stack([steering.directions[p, 'all'] for p in CORE_PROPERTIES]))
 
 
 def test_group_of_an_untested_code_follows_the_pipelines_rule(grouped, tmp_path):
@@ -140,3 +148,16 @@ def test_published_shapes_render_at_their_own_size():
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
     face = FineTuneRun(Generator(preset('v5'))).render([1.6, -1.2, 0.0], psi=0.5)
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
+
+
+def test_a_held_run_recorded_what_its_steering_directions_score(tiny_vectorfind_runs):
+    """The pipeline's test moved the code along the directions held to it: scoring the code's
+    edits along `code_directions` gives the correlations it recorded."""
+    run_dir = tiny_vectorfind_runs['w']
+    steering = Steering.from_run(run_dir)
+    results, codes = read_tested_codes(run_dir, steering.code_dim)
+    cnn = load_property_score_cnn(run_dir.parent / 'cnn.pth')
+    _, corr = score_code_edits(steering.generator, cnn, codes[0], steering.code_directions(codes[0]), 'cpu',
+                               space=steering.space)
+    for prop in CORE_PROPERTIES:
+        assert round(corr[prop], 4) == pytest.approx(results[f'{prop}_corr'][0], abs=1e-4)

@@ -59,7 +59,7 @@ def vectorfind_args(models, out_dir, num_pass=4):
     return ['--preset', 'ohlora', '--no-grouping', '--generator', str(models / 'generator.pth'), '--cnn', str(models / 'cnn.pth'),
             '--scores-table', str(models / 'all_scores_v2_cnn.csv'), '--n', '120', '--chunk-size', '20',
             '--batch-size', '20', '--max-tries', '12', '--num-pass', str(num_pass), '--seed', '2',
-            '--device', 'cpu', '--directions', 'svm', '--space', 'z', '--layers', '', '--no-tsne',
+            '--device', 'cpu', '--directions', 'svm', '--space', 'z', '--layers', '', '--no-tsne', '--no-local-hold',
             '--out-dir', str(out_dir)]
 
 

@@ -29,12 +29,13 @@ def args_for(models, out_dir, *extra):
                           '--chunk-size', '20', '--ratio', '0.25', '--batch-size', '20',
                           '--max-tries', '3', '--device', 'cpu', '--out-dir', str(out_dir),
                           '--directions', 'svm', '--grouping', '--space', 'z', '--layers', '',
-                          '--hold', 'core', *extra])
+                          '--hold', 'core', '--no-local-hold', *extra])
 
 
 def test_presets_choose_their_direction_method():
     default, ohlora = v6.parse_args([]), v6.parse_args(['--preset', 'ohlora'])
-    assert (default.directions, default.grouping, default.space, default.hold) == ('least-squares', False, 'w', 'all')
+    assert (default.directions, default.grouping, default.space, default.hold, default.local_hold) == (
+        'least-squares', False, 'w', 'all', True)
     assert (ohlora.directions, ohlora.grouping, ohlora.space) == ('svm', True, 'z')
     assert (v6.parse_args(['--preset', 'ohlora_v7']).space, v6.parse_args(['--preset', 'ohlora_v7']).ratio) == ('w', 0.2)
     chosen = v6.parse_args(['--directions', 'svm', '--grouping'])

@@ -24,11 +24,13 @@ from common.leakage import leakage
 from common.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
 from vectorfind.groups import group_names
 from vectorfind.latents import TESTING, draw_codes, render_and_score
+from vectorfind.local_hold import held_locally
 from vectorfind.spaces import LatentSpace
 
 EYES_WEIGHTS = (-1.2, 1.8)
 MOUTH_WEIGHTS = (-2.4, -1.2, 0.0, 1.2, 2.4)
 POSE_WEIGHTS = (-1.8, -1.2, -0.6, 0.0, 0.6)
+GRID_RANGES = tuple((min(w), max(w)) for w in (EYES_WEIGHTS, MOUTH_WEIGHTS, POSE_WEIGHTS))
 THRESHOLDS = {'eyes': 0.75, 'mouth': 0.77, 'pose': 0.80}
 SAVE_EVERY = 25
 RESULT_COLUMNS = ('case', 'vector_no', 'passed', 'group_name', 'eyes_corr', 'mouth_corr',
@@ -93,12 +95,14 @@ def annotated_grid(images, scores, columns=10, tile=96):
 class GenerationTest:
     """Tests codes one after another, resuming from `test_result.csv` in `report_dir` unless the
     directions are `fresh` (fitted anew, so that earlier results no longer hold). `score_std` [7]
-    is the spread of each CNN score over random samples of the generator, leakage's unit."""
+    is the spread of each CNN score over random samples of the generator, leakage's unit.
+    `local_hold`: each code is moved along its group's directions held to it with the test's CNN
+    (`vectorfind/local_hold.py`) instead of the directions as fitted."""
 
     def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size,
-                 score_std, fresh=False, max_leakage=None, space=LatentSpace()):
+                 score_std, fresh=False, max_leakage=None, space=LatentSpace(), local_hold=False):
         self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
-        self.space = space
+        self.space, self.local_hold = space, local_hold
         self.batch_size, self.score_std, self.max_leakage = batch_size, score_std, max_leakage
         self.directions, self.medians, self.report_dir = directions, medians, report_dir
         self.code_dim = generator.z_dim + generator.label_dim
@@ -169,6 +173,9 @@ class GenerationTest:
     def test(self, case, code, group):
         """(result row, code, the passing grid as PNG bytes or None) of one code's test."""
         directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
+        if self.local_hold:
+            directions = held_locally(self.generator, self.cnn, code, directions, GRID_RANGES,
+                                      self.space, self.device)
         scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
                                         self.batch_size, self.space)
         leaks = {prop: worst for prop, (worst, _) in

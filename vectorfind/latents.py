@@ -39,6 +39,11 @@ def split_code(codes, z_dim):
 @torch.inference_mode()
 def render(generator, codes, device):
     """Generator images (NCHW, raw range) of codes [N, z_dim + 3], truncation off, fixed noise."""
+    return images(generator, codes, device)
+
+
+def images(generator, codes, device):
+    """`render`, differentiable."""
     z, extra = split_code(torch.as_tensor(codes, device=device), generator.z_dim)
     return generator(z, extra, trunc_psi=1.0, trunc_layers=0, randomize_noise=False)['image']
 

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 import pandas as pd
-import torch
+from tqdm import tqdm
 
 from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import write_csv
@@ -37,13 +37,12 @@ def leakage_matrix(out_dir, codes=30, device='cpu'):
     if not len(tested):
         raise ValueError(f'{out_dir}: no tested codes to measure')
     changes = []
-    with inference_precision(device, steering.precision), torch.inference_mode():
-        for code in tested[:codes]:
-            group = steering.group_of(code)
-            directions = np.stack([steering.directions[p, group] for p in CORE_PROPERTIES])
+    for code in tqdm(tested[:codes], desc='leakage matrix', unit='code'):
+        directions = steering.code_directions(code)
+        with inference_precision(device, steering.precision):
             scores, _ = score_code_edits(steering.generator, cnn, code, directions, device,
                                          space=steering.space)
-            changes.append(score_changes(weight_grid(), scores, spread))
+        changes.append(score_changes(weight_grid(), scores, spread))
     return pd.DataFrame(np.median(np.stack(changes), axis=0), index=list(CORE_PROPERTIES),
                         columns=list(PROPERTY_NAMES))
 

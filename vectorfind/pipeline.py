@@ -61,7 +61,8 @@ class VectorFindSettings:
     the synthetic face world, sized for a 2-core CPU (at most 600 codes tested where the SPEC
     tries 2,400; batches of the size that runs fastest there), and the directions that measured
     best there, leakage first (docs/vectorfind.md): least squares over all samples in w, each
-    holding all six other scores, the pose edit on the coarse layers 0-3 only."""
+    holding all six other scores, the pose edit on layers 0-5 (4 to 16 px) only, and each tested
+    code's directions held to it (`vectorfind/local_hold.py`)."""
     preset: str = 'default'
     generator: str = in_repo('models', 'default', 'base_generator.pth')
     cnn: str = in_repo('models', 'default', 'property_score_cnn.pth')
@@ -83,8 +84,9 @@ class VectorFindSettings:
     precision: str = 'float32'
     max_leakage: Optional[float] = None
     space: str = 'w'
-    layers: Optional[str] = 'pose=0-4'
+    layers: Optional[str] = 'pose=0-6'
     hold: str = 'all'
+    local_hold: bool = True
     out_dir: str = in_repo('outputs', 'vectorfind_v6')
 
     def __post_init__(self):
@@ -111,7 +113,8 @@ PRESETS = {
                    cnn=in_repo('models', 'stylegan_gen_fine_tuned_v2_cnn.pth'),
                    scores_table=in_repo('models', 'all_scores_v2_cnn.csv'),
                    n=500_000, max_tries=2400, batch_size=250, chunk_size=20_000,
-                   directions='svm', grouping=True, space='z', layers=None, hold='core'),
+                   directions='svm', grouping=True, space='z', layers=None, hold='core',
+                   local_hold=False),
 }
 PRESETS['ohlora_v7'] = dict(PRESETS['ohlora'], space='w', n=80_000, ratio=0.2)
 
@@ -119,17 +122,25 @@ PRESETS['ohlora_v7'] = dict(PRESETS['ohlora'], space='w', n=80_000, ratio=0.2)
 def v6_generator(settings):
     """The v6 generator of this run: the one saved in --out-dir by an earlier run, else the
     published v6 file beside the v1 file, else the v1 generator converted (label embedding
-    re-drawn with --seed) and saved to --out-dir, as the original does."""
-    saved = os.path.join(settings.out_dir, V6_FILE)
-    published = os.path.join(os.path.dirname(settings.generator), V6_FILE)
-    for path in (saved, published):
+    re-drawn with --seed), which `keep_v6_generator` saves to --out-dir as the original does."""
+    for path in (os.path.join(settings.out_dir, V6_FILE), published_v6(settings)):
         if os.path.exists(path):
             print(f'v6 generator: {path}')
             return load_generator(path, 'v6')
-    generator = convert_v1_to_v6(load_generator(settings.generator, 'v1'), seed=settings.seed)
-    save_generator(generator, saved)
-    print(f'v6 generator: {settings.generator} converted, saved to {saved}')
-    return generator
+    print(f'v6 generator: {settings.generator} converted')
+    return convert_v1_to_v6(load_generator(settings.generator, 'v1'), seed=settings.seed)
+
+
+def published_v6(settings):
+    return os.path.join(os.path.dirname(settings.generator), V6_FILE)
+
+
+def keep_v6_generator(generator, settings):
+    """A converted generator saved with the run (once config.json says how it was made)."""
+    saved = os.path.join(settings.out_dir, V6_FILE)
+    if not os.path.exists(saved) and not os.path.exists(published_v6(settings)):
+        save_generator(generator, saved)
+        print(f'v6 generator saved to {saved}')
 
 
 def training_phase(generator, cnn, medians, settings):
@@ -276,7 +287,7 @@ def given_codes(settings, code_dim):
 # What a run's outputs were made with: its samples (never to be mixed with another's), and its
 # directions and tested codes (made again with --retrain).
 SAMPLE_SETTINGS = ('seed', 'generator', 'cnn', 'n', 'chunk_size', 'precision')
-FIT_SETTINGS = ('scores_table', 'ratio', 'hold', 'layers', 'max_leakage')
+FIT_SETTINGS = ('scores_table', 'ratio', 'hold', 'layers', 'max_leakage', 'local_hold')
 PATH_SETTINGS = ('generator', 'cnn', 'scores_table')
 
 
@@ -289,6 +300,7 @@ def check_earlier_run(settings):
     with open(path) as f:
         earlier = json.load(f)
     earlier.setdefault('precision', 'float32')  # runs made before bfloat16 existed
+    earlier.setdefault('local_hold', False)  # runs made before the local hold existed
 
     def differing(keys):
         now = as_record(settings)
@@ -323,12 +335,9 @@ def run(settings):
 def run_in_folder(settings):
     torch.manual_seed(settings.seed)
 
-    def start():
-        check_earlier_run(settings)
-        write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
-    distributed.on_main(start, share=False)
+    distributed.on_main(lambda: check_earlier_run(settings), share=False)
     started = time.time()
-    generator = distributed.main_first(lambda: v6_generator(settings)).to(settings.device)
+    generator = distributed.together(lambda: v6_generator(settings)).to(settings.device)
 
     def load():
         latent_space(settings).check(generator)
@@ -337,6 +346,11 @@ def run_in_folder(settings):
         # Given codes are read before the minutes of sampling, so that a bad file costs none of them.
         return cnn, medians, given_codes(settings, generator.z_dim + generator.label_dim)
     cnn, medians, (codes, groups) = distributed.together(load)
+
+    def claim():  # once every input is checked: a run refused above leaves the folder unclaimed
+        write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
+        keep_v6_generator(generator, settings)
+    distributed.on_main(claim, share=False)
     directions, fitted = training_phase(generator, cnn, medians, settings)
     if not settings.grouping:
         directions = {(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in GROUP_NAMES}
@@ -344,7 +358,7 @@ def run_in_folder(settings):
     test = distributed.together(lambda: GenerationTest(
         generator, cnn, directions, medians, os.path.join(settings.out_dir, 'image_generation_report'),
         settings.device, settings.seed, settings.batch_size, spread, fresh=fitted,
-        max_leakage=settings.max_leakage, space=latent_space(settings)))
+        max_leakage=settings.max_leakage, space=latent_space(settings), local_hold=settings.local_hold))
     with inference_precision(settings.device, settings.precision):
         statistics = test.run(settings.num_pass, settings.max_tries, codes, groups)
     print(statistics.to_string(index=False))
@@ -391,10 +405,15 @@ def parse_args(argv=None):
     parser.add_argument('--layers',
                         help='in w, the synthesis layers each direction is added to, e.g.'
                              ' eyes=2-6,pose=0-4 (layers 2..5 and 0..3; unnamed: every layer;'
-                             ' the default preset: pose=0-4; "" for every layer)')
+                             ' the default preset: pose=0-6; "" for every layer)')
     parser.add_argument('--hold', choices=HOLDS,
                         help='least squares: each direction holds the other two steered'
                              ' properties (core) or all six other CNN scores (all; the default)')
+    parser.add_argument('--local-hold', action=argparse.BooleanOptionalAction,
+                        help='the test moves each code along its directions projected to hold the'
+                             ' other six CNN scores along that code\'s own edits (the default'
+                             ' preset; vectorfind/local_hold.py), or with --no-local-hold along'
+                             ' the directions as fitted (the ohlora presets)')
     parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
     parser.add_argument('--retrain', action='store_true', help='fit the directions again')
     parser.add_argument('--max-leakage', type=float,

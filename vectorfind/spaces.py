@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from common.properties import CORE_PROPERTIES
-from vectorfind.latents import render, split_code
+from vectorfind.latents import images as latent_images, split_code
 
 SPACES = ('z', 'w')
 
@@ -63,23 +63,34 @@ class LatentSpace:
         """One code [z_dim + 3] edited by each row of `weights` [N, 3] along `directions`
         [3, dim] (eyes, mouth, pose): codes [N, z_dim + 3] in z, per-layer styles [N, layers,
         w_dim] in w. Rows of either can be rendered in batches by `render`."""
-        weights = np.asarray(weights, dtype=np.float32)
+        return self.edited(generator, code, weights, directions, device)
+
+    def edited(self, generator, code, weights, directions, device):
+        """`edit`, differentiable in `directions`, which may also be one set per row
+        [N, 3, dim] (the local hold's probes, `vectorfind/local_hold.py`)."""
+        weights = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device)
+        moves = weights[..., None] * torch.as_tensor(directions, device=device)  # [N, 3, dim]
         if self.name == 'z':
-            return code[None, :] + weights @ directions
-        w = torch.as_tensor(self.points(generator, code[None, :], device), device=device)
+            return torch.as_tensor(code, device=device)[None, :] + moves.sum(dim=1)
+        z, extra = split_code(torch.as_tensor(code[None, :], device=device), generator.z_dim)
+        with torch.no_grad():  # in the synthesis network's dtype, whatever autocast ran the mapping in
+            w = generator.mapping(z, extra).to(next(generator.synthesis.parameters()).dtype)
         styles = generator.truncation(w.repeat(len(weights), 1))  # psi 1: w on every layer
         for k, prop in enumerate(CORE_PROPERTIES):
             first, stop = self.layers.get(prop, (0, generator.num_layers))
-            move = torch.as_tensor(weights[:, k:k + 1] * directions[k][None, :], device=device)
-            styles[:, first:stop] += move[:, None, :]
+            styles[:, first:stop] += moves[:, k, None, :]
         return styles
 
     def render(self, generator, edited, device):
         """Images (NCHW, raw range) of rows of `edit`'s output: truncation off, fixed noise."""
-        if self.name == 'z':
-            return render(generator, edited, device)
         with torch.inference_mode():
-            return generator.synthesis(edited.to(device), randomize_noise=False)
+            return self.images(generator, edited, device)
+
+    def images(self, generator, edited, device):
+        """`render`, differentiable."""
+        if self.name == 'z':
+            return latent_images(generator, edited, device)
+        return generator.synthesis(edited.to(device), randomize_noise=False)
 
 
 def parse_layers(text):

@@ -10,7 +10,9 @@ is moved by (eyes, mouth, pose) weights along the directions of its group, in th
 found them in (z: `code + weights @ directions`; w: the code's w plus the move, on the synthesis
 layers each direction reaches), and rendered as the run's image generation test renders it
 (`vectorfind.spaces.LatentSpace.edit` and `.render`: truncation off, fixed noise, the run's
-precision): a face here is the test's face of that edit, bit for bit. Faces are rendered one at
+precision): a face here is the test's face of that edit, bit for bit. A run made with
+`--local-hold` fits each code's directions to it (`vectorfind/local_hold.py`); so does its
+steering, with the run's CNN. Faces are rendered one at
 a time, because a batched convolution rounds a few pixels differently depending on what else is
 in the batch; one at a time, a face depends on its own code alone.
 """
@@ -27,7 +29,9 @@ from stylegan import load_generator
 from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import load_direction, vector_path
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
+from vectorfind.generation_testing import GRID_RANGES
 from vectorfind.latents import inference_precision, render_and_score
+from vectorfind.local_hold import held_locally
 from vectorfind.spaces import LatentSpace, parse_layers
 
 GENERATOR_FILE = 'stylegan_gen_vector_find_v6.pth'
@@ -86,15 +90,20 @@ class Steering:
     supplies the pipeline's rule). `precision`: 'float32' or 'bfloat16', the one the run was made
     in. `space`: where the directions live (`vectorfind.spaces.LatentSpace`: z, the default, or w
     with the synthesis layers each direction reaches); codes are z and the extra dims either way.
+    `hold_with`: a Property Score CNN to hold each code's other scores with
+    (`vectorfind/local_hold.py`), as a run with --local-hold does; None moves codes along the
+    directions as they are.
     """
 
     def __init__(self, generator, directions, group_of=None, device='cpu', precision='float32',
-                 space=LatentSpace()):
+                 space=LatentSpace(), hold_with=None):
         self.generator = generator.to(device).eval()
+        self.hold_with = None if hold_with is None else hold_with.to(device).eval()
         self.directions, self.device, self.precision, self.space = directions, device, precision, space
         self.code_dim = generator.z_dim + generator.label_dim
         self.groups = sorted({group for _, group in directions})
         self._group_of = group_of
+        self._held = {}
         missing = [(p, g) for g in self.groups for p in CORE_PROPERTIES if (p, g) not in directions]
         if missing:
             raise ValueError(f'no direction for {missing}: every group needs eyes, mouth and pose')
@@ -121,7 +130,8 @@ class Steering:
                 # vector_no 0, the one the run tested
                 directions[prop, group] = load_direction(path, space.dim(generator))[0]
         group_of = RunGroups(out_dir, config, generator, device, precision) if config.get('grouping') else None
-        return cls(generator, directions, group_of, device, precision, space)
+        hold_with = load_property_score_cnn(config['cnn']) if config.get('local_hold') else None
+        return cls(generator, directions, group_of, device, precision, space, hold_with)
 
     def group_of(self, code):
         """The group whose directions move `code` [code_dim]."""
@@ -148,12 +158,25 @@ class Steering:
         grid[:, CORE_PROPERTIES.index(prop)] = steps
         return self._faces(code, grid)
 
+    def code_directions(self, code):
+        """[3, dim]: the eyes, mouth and pose directions that move `code` [code_dim]: its group's,
+        held to it when the steering holds the other scores (`hold_with`)."""
+        code = as_code(code, self.code_dim)
+        group = self.group_of(code)
+        directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
+        if self.hold_with is None:
+            return directions
+        if code.tobytes() not in self._held:  # seconds per code: a strip per property reuses them
+            with inference_precision(self.device, self.precision):
+                self._held[code.tobytes()] = held_locally(self.generator, self.hold_with, code, directions,
+                                                          GRID_RANGES, self.space, self.device)
+        return self._held[code.tobytes()]
+
     def _faces(self, code, weights):
         """Faces [N, H, W, 3] uint8 of `code` [code_dim] edited by each row of `weights` [N, 3]
         (eyes, mouth, pose), as the run's test edits and renders it, one face at a time."""
         code = as_code(code, self.code_dim)
-        group = self.group_of(code)
-        directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
+        directions = self.code_directions(code)
         with inference_precision(self.device, self.precision):
             edited = self.space.edit(self.generator, code, weights, directions, self.device)
             return np.concatenate([to_uint8(self.space.render(self.generator, edited[i:i + 1], self.device))

@@ -1,0 +1,79 @@
+"""Directions fitted to one code: each property's direction projected so that, along its own edit
+of this code, the other six CNN scores do not move to first order.
+
+A fitted direction holds the other scores on average over the samples (least squares holding all
+seven); one code's face responds to it in its own way, and what that face's other scores do along
+the edit is the leakage the test measures. Here the Jacobian J(t) [7, dim] of the seven scores
+with respect to a move of the edited point is taken at `POINTS` offsets t spread over the test
+grid's range of the property, along its direction d, in the direction's own layers; with J_o the
+mean over t of the rows of the six other scores, the code's direction is
+
+    u = d - J_o^T (J_o J_o^T)^+ J_o d,      unit length, and turned so that it raises its own score,
+
+the closest direction to d (the projection onto the null space of J_o) that holds the others
+there. Averaging J over the path rather than stacking the constraints of every point keeps
+more of the own change: the constraints of a few points along a curved path leave little of d.
+The held direction's edit goes elsewhere than d's, so for the pose, whose range is longest, J is
+taken a second time along u's path and d projected again (`AGAIN`).
+
+Costs one backward pass per property and pass, over a batch of seven probes per offset: a few
+times a code's 50-image test on the CPU.
+"""
+import numpy as np
+import torch
+
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+
+# Offsets per property (eyes, mouth, pose) where the Jacobian is taken, and where a second pass
+# takes it again along the held direction's own path: the long pose range bends most.
+POINTS = (3, 3, 5)
+AGAIN = (0, 0, 5)
+
+
+def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
+    """[7, dim]: the mean over `offsets` of d scores / d move, the move added to the point of
+    `code` [code_dim] moved by t * directions[k], on the layers of property k. One backward
+    pass: a probe per score and offset."""
+    n, dim = len(PROPERTY_NAMES), directions.shape[1]
+    rows = n * len(offsets)
+    weights = np.zeros((rows, len(CORE_PROPERTIES)), dtype=np.float32)
+    weights[:, k] = 1.0
+    probe = torch.zeros(rows, dim, device=device, requires_grad=True)
+    per_row = torch.as_tensor(directions, device=device).repeat(rows, 1, 1)
+    steps = torch.as_tensor(np.repeat(np.asarray(offsets, dtype=np.float64), n), device=device)
+    with torch.enable_grad():
+        per_row[:, k] = per_row[:, k] * steps[:, None].to(per_row.dtype) + probe
+        images = space.images(generator, space.edited(generator, code, weights, per_row, device), device)
+        scores = cnn.score(images, PROPERTY_NAMES).float()
+        # row r probes score r mod 7 at offset r // 7
+        own = scores.gather(1, torch.arange(rows, device=device)[:, None] % n)
+        gradient, = torch.autograd.grad(own.sum(), probe)
+    return gradient.double().cpu().reshape(len(offsets), n, dim).mean(dim=0).numpy()
+
+
+def hold_direction(generator, cnn, code, fitted, along, k, points, range_k, space, device):
+    """Property k's direction for `code`: fitted[k] projected onto the null space of the six other
+    scores' mean Jacobian at `points` offsets over `range_k` along along[k] (module docstring)."""
+    jacobian = score_jacobian(generator, cnn, code, along, k, np.linspace(*range_k, points), space, device)
+    own = PROPERTY_NAMES.index(CORE_PROPERTIES[k])
+    others = np.delete(jacobian, own, axis=0)
+    d = fitted[k].astype(np.float64)
+    u = d - others.T @ np.linalg.lstsq(others @ others.T, others @ d, rcond=None)[0]
+    norm = np.linalg.norm(u)
+    if norm < 1e-6 * np.linalg.norm(d):
+        return fitted[k]  # nothing of d is left outside the others' span: keep it
+    u /= norm
+    return (u if jacobian[own] @ u >= 0 else -u).astype(fitted.dtype)
+
+
+def held_locally(generator, cnn, code, directions, ranges, space, device):
+    """Directions [3, dim] for `code` [code_dim]: `directions` [3, dim] (eyes, mouth, pose), each
+    projected to hold the six other scores along its edit over `ranges` [(low, high)] per
+    property (module docstring); where `AGAIN` asks for it, once more with the Jacobian taken
+    along the held direction's own path."""
+    held = np.stack([hold_direction(generator, cnn, code, directions, directions, k, POINTS[k], ranges[k],
+                                    space, device) for k in range(len(CORE_PROPERTIES))])
+    for k, points in enumerate(AGAIN):
+        if points:
+            held[k] = hold_direction(generator, cnn, code, directions, held, k, points, ranges[k], space, device)
+    return held
