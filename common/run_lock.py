@@ -2,6 +2,7 @@
 run into the same folder is refused, naming the holder. A lock whose process is gone (a killed
 run) is taken over."""
 import contextlib
+import dataclasses
 import os
 
 from common import distributed
@@ -57,3 +58,13 @@ def in_held_folder(folder, work):
             held.enter_context(run_lock(folder))
         distributed.on_main(hold, share=False)
         return work()
+
+
+def data_parallel_training(settings, train_in_folder):
+    """A training's run: `train_in_folder(settings)` in its --out-dir, held alone (`in_held_folder`);
+    under torchrun, data-parallel over the processes (`common/distributed.py`), each on its
+    device, the global --batch-size checked to split evenly among them."""
+    with distributed.processes(settings.device) as device:
+        distributed.on_main(lambda: distributed.split_batch(settings.batch_size), share=False)
+        settings = dataclasses.replace(settings, device=device)
+        return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))

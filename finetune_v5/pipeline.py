@@ -42,7 +42,7 @@ the same command continues the run exactly.
 """
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -59,7 +59,7 @@ from common.images import contact_sheet, save_png
 from common.paths import in_repo
 from common.leakage import stored_spread
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
-from common.run_lock import in_held_folder
+from common.run_lock import data_parallel_training
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings, preset_value)
 from common.training_log import appending_log, discard_log, trim_log
@@ -309,11 +309,8 @@ def total_steps(trainer):
 
 def train(settings):
     """Train in --out-dir, which this run holds alone (see `train_in_folder`); under torchrun,
-    data-parallel over the processes (`common/distributed.py`)."""
-    with distributed.processes(settings.device) as device:
-        distributed.on_main(lambda: distributed.split_batch(settings.batch_size), share=False)
-        settings = replace(settings, device=device)
-        return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
+    data-parallel over the processes."""
+    return data_parallel_training(settings, train_in_folder)
 
 
 def train_in_folder(settings):

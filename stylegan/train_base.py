@@ -24,7 +24,7 @@ the default base generator is in its card, models/default/base_generator.md.
 import copy
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -38,7 +38,7 @@ from common.checkpoints import CheckpointError, first_line, missing_file_message
 from common.cli import add_debug_flag, prepare_output_dir, run_command
 from common.files import atomic_write, write_json
 from common.images import contact_sheet, save_png, to_uint8
-from common.run_lock import in_held_folder
+from common.run_lock import data_parallel_training
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
 from common.training_log import appending_log, discard_log, trim_log
@@ -362,11 +362,8 @@ def write_config(settings, out_dir):
 
 def train(settings):
     """Train in --out-dir, which this run holds alone (see `train_in_folder`); under torchrun,
-    data-parallel over the processes (`common/distributed.py`)."""
-    with distributed.processes(settings.device) as device:
-        distributed.on_main(lambda: distributed.split_batch(settings.batch_size), share=False)
-        settings = replace(settings, device=device)
-        return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
+    data-parallel over the processes."""
+    return data_parallel_training(settings, train_in_folder)
 
 
 def start_training(settings):
