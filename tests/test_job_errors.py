@@ -135,3 +135,16 @@ def test_a_second_run_into_a_held_folder_is_refused_naming_the_holder(tmp_path):
     with run_lock(tmp_path):  # the holder is gone: its lock is taken over, and released after
         assert (tmp_path / 'run.lock').read_text() == str(os.getpid())
     assert not (tmp_path / 'run.lock').exists()
+
+
+@pytest.mark.parametrize('cell', ['nan', 'inf', 'abc'])
+def test_a_damaged_direction_file_is_named_not_used(models, tmp_path, cell):
+    out = tmp_path / 'out'
+    vectorfind_main(vectorfind_args(models, out, '--directions', 'svm', '--space', 'z', '--layers', ''))
+    path = out / 'property_score_vectors' / 'mouth_change_z_vector_all.csv'
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].split(',', 1)[0] + ',' + cell + ',' + lines[1].split(',', 2)[2]
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(SystemExit) as stop:
+        vectorfind_main(vectorfind_args(models, out, '--directions', 'svm', '--space', 'z', '--layers', ''))
+    assert 'mouth_change_z_vector_all.csv' in str(stop.value.code) and '--retrain' in str(stop.value.code)

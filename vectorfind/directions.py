@@ -145,10 +145,19 @@ def save_direction(vectors, path):
 
 
 def load_direction(path, code_dim):
-    """[k, code_dim] float32 from a direction CSV."""
-    vectors = pd.read_csv(path, index_col=0).to_numpy(np.float32)
+    """[k, code_dim] float32 from a direction CSV: finite numbers, no zero vector."""
+    try:
+        vectors = pd.read_csv(path, index_col=0).to_numpy(np.float32)
+    except ValueError:
+        raise ValueError(f'{path}: expected a direction CSV of numbers (a row of {code_dim} values'
+                         f' per vector); delete it, or add --retrain to fit the directions again') from None
     if vectors.ndim != 2 or vectors.shape[1] != code_dim:
         raise ValueError(f'{path}: expected rows of {code_dim} values, got shape {list(vectors.shape)}')
+    bad = ~np.isfinite(vectors).all(axis=1) | ~np.abs(vectors).any(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f'{path}: row {row} is not a direction (NaN, infinite or all zeros); delete'
+                         f' the file, or add --retrain to fit the directions again')
     return vectors
 
 
