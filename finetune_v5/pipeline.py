@@ -53,6 +53,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from common import distributed
+from common.checkpoints import CheckpointClock
 from common.cli import add_debug_flag, run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
@@ -60,8 +61,8 @@ from common.paths import in_repo
 from common.leakage import stored_spread
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.run_lock import data_parallel_training
-from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
-                             new_parser, parse_settings, preset_value)
+from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
+                             default_device, new_parser, parse_settings, preset_value)
 from common.training_log import appending_log, discard_log, trim_log
 from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
                                check_positive)
@@ -328,7 +329,8 @@ def train_in_folder(settings):
             write_json(out_path(settings, 'before_finetuning.json'), trainer.evaluate()[3])
     distributed.on_main(start, share=False)
     log_path = out_path(settings, 'train_log.csv')
-    started = saved = time.time()
+    started = time.time()
+    clock = CheckpointClock(settings.checkpoint_minutes)
     with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=total_steps(trainer), initial=trainer.step, desc='fine-tuning',
                         unit='batch', disable=not main)
@@ -343,11 +345,11 @@ def train_in_folder(settings):
                                                               'mouth_corr', 'pose_corr')})
                 # Rank 0's clock decides for every rank, so that they all stop at the same step.
                 due, stop = distributed.broadcast(
-                    settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60,
+                    clock.due(),
                     settings.max_minutes and time.time() - started > settings.max_minutes * 60)
                 if trainer.idx == 0 or due:  # an epoch's end, or a few minutes' work at stake
                     save_training(trainer)
-                    saved = time.time()
+                    clock.reset()
                 if stop:
                     progress.write(f'stopping after step {trainer.step}: --max-minutes'
                                    f' {settings.max_minutes} reached (re-run to continue)')
@@ -404,10 +406,7 @@ def parse_args(argv=None):
     parser.add_argument('--steps', type=int, help='stop after this many batches')
     parser.add_argument('--max-minutes', type=float,
                         help='stop (with a checkpoint) after this much training time; 0 = no limit')
-    parser.add_argument('--checkpoint-minutes', type=float,
-                        help='a checkpoint at least this often (and at every epoch end), so that a'
-                             ' killed run loses at most these minutes; 0 = epoch ends only'
-                             ' (default 3)')
+    add_checkpoint_minutes(parser, 'every epoch end')
     parser.add_argument('--fake-labels', choices=('batch', 'data'),
                         help="fakes' labels: the real batch's own, or drawn from the data")
     parser.add_argument('--property-weight', type=float,

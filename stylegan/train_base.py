@@ -34,13 +34,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from common import distributed
-from common.checkpoints import CheckpointError, first_line, missing_file_message, read_state
+from common.checkpoints import (CheckpointClock, CheckpointError, first_line, missing_file_message,
+                                read_state)
 from common.cli import add_debug_flag, prepare_output_dir, run_command
 from common.files import atomic_write, write_json
 from common.images import contact_sheet, save_png, to_uint8
 from common.run_lock import data_parallel_training
-from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
-                             new_parser, parse_settings)
+from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
+                             default_device, new_parser, parse_settings)
 from common.training_log import appending_log, discard_log, trim_log
 from common.validation import (InputError, check_choice, check_count, check_device, check_finite,
                                check_fraction, check_positive)
@@ -398,7 +399,8 @@ def train_in_folder(settings):
     trainer = distributed.together(lambda: start_training(settings))
     trainer.share_among_ranks()
     main = distributed.is_main()
-    started = saved = time.time()
+    started = time.time()
+    clock = CheckpointClock(settings.checkpoint_minutes)
     with appending_log(os.path.join(settings.out_dir, 'train_log.csv'), LOG_COLUMNS) as log:
         progress = tqdm(total=settings.steps, initial=trainer.step, desc='training', unit='step',
                         disable=not main)
@@ -416,11 +418,11 @@ def train_in_folder(settings):
                              os.path.join(settings.out_dir, 'samples', f'step_{trainer.step:07d}.png'))
                 # Rank 0's clock decides for every rank, so that they all stop at the same step.
                 due, stop = distributed.broadcast(
-                    settings.checkpoint_minutes and time.time() - saved > settings.checkpoint_minutes * 60,
+                    clock.due(),
                     settings.max_minutes and time.time() - started > settings.max_minutes * 60)
                 if trainer.step % settings.checkpoint_every == 0 or due:
                     save_state(trainer, settings.out_dir)
-                    saved = time.time()
+                    clock.reset()
                 if stop:
                     print(f'stopping at step {trainer.step}: --max-minutes {settings.max_minutes} reached')
                     break
@@ -477,9 +479,7 @@ def parse_args(argv=None):
     parser.add_argument('--log-every', type=int)
     parser.add_argument('--sample-every', type=int)
     parser.add_argument('--checkpoint-every', type=int)
-    parser.add_argument('--checkpoint-minutes', type=float,
-                        help='a checkpoint at least this often, so that a killed run loses at most'
-                             ' these minutes; 0 = every --checkpoint-every steps only (default 3)')
+    add_checkpoint_minutes(parser, 'every --checkpoint-every steps')
     add_seed_and_device(parser)
     add_debug_flag(parser)
     return parse_settings(parser, argv, BaseTrainingSettings)
