@@ -77,6 +77,16 @@ def score_code_edits(generator, cnn, code, directions, device, batch_size=10, sp
     return scores, correlations(scores[:, CORE_COLUMNS])
 
 
+def code_directions(generator, directions, group, code, space, device, hold_with=None):
+    """[3, dim]: the eyes, mouth and pose directions of `group` in `directions` {(property,
+    group): vector}, held to `code` [code_dim] with the CNN `hold_with` when given
+    (`vectorfind/local_hold.py`)."""
+    stacked = np.stack([directions[prop, group] for prop in CORE_PROPERTIES])
+    if hold_with is None:
+        return stacked
+    return held_locally(generator, hold_with, code, stacked, GRID_RANGES, space, device)
+
+
 def annotated_grid(images, scores, columns=10, tile=96):
     """5 x 10 tiles, each captioned with intended weights and measured scores [50, 3] (e/m/p)."""
     grid = weight_grid()
@@ -172,10 +182,8 @@ class GenerationTest:
 
     def test(self, case, code, group):
         """(result row, code, the passing grid as PNG bytes or None) of one code's test."""
-        directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
-        if self.local_hold:
-            directions = held_locally(self.generator, self.cnn, code, directions, GRID_RANGES,
-                                      self.space, self.device)
+        directions = code_directions(self.generator, self.directions, group, code, self.space, self.device,
+                                     self.cnn if self.local_hold else None)
         scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
                                         self.batch_size, self.space)
         leaks = {prop: worst for prop, (worst, _) in

@@ -42,6 +42,12 @@ def render(generator, codes, device):
     return images(generator, codes, device)
 
 
+def mapped(generator, codes, device):
+    """w [N, w_dim] of codes [N, z_dim + 3]: the mapping network's output."""
+    z, extra = split_code(torch.as_tensor(codes, device=device), generator.z_dim)
+    return generator.mapping(z, extra)
+
+
 def images(generator, codes, device):
     """`render`, differentiable."""
     z, extra = split_code(torch.as_tensor(codes, device=device), generator.z_dim)

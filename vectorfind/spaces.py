@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from common.properties import CORE_PROPERTIES
-from vectorfind.latents import images as latent_images, split_code
+from vectorfind.latents import images as latent_images, mapped
 
 SPACES = ('z', 'w')
 
@@ -46,9 +46,7 @@ class LatentSpace:
             return np.asarray(codes, dtype=np.float32)
         out = []
         for start in range(0, len(codes), batch_size):
-            z, extra = split_code(torch.as_tensor(codes[start:start + batch_size], device=device),
-                                  generator.z_dim)
-            out.append(generator.mapping(z, extra).float().cpu())
+            out.append(mapped(generator, codes[start:start + batch_size], device).float().cpu())
         return torch.cat(out).numpy()
 
     def check(self, generator):
@@ -72,9 +70,8 @@ class LatentSpace:
         moves = weights[..., None] * torch.as_tensor(directions, device=device)  # [N, 3, dim]
         if self.name == 'z':
             return torch.as_tensor(code, device=device)[None, :] + moves.sum(dim=1)
-        z, extra = split_code(torch.as_tensor(code[None, :], device=device), generator.z_dim)
         with torch.no_grad():  # in the synthesis network's dtype, whatever autocast ran the mapping in
-            w = generator.mapping(z, extra).to(next(generator.synthesis.parameters()).dtype)
+            w = mapped(generator, code[None, :], device).to(next(generator.synthesis.parameters()).dtype)
         styles = generator.truncation(w.repeat(len(weights), 1))  # psi 1: w on every layer
         for k, prop in enumerate(CORE_PROPERTIES):
             first, stop = self.layers.get(prop, (0, generator.num_layers))

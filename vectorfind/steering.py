@@ -29,9 +29,8 @@ from stylegan import load_generator
 from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import load_direction, vector_path
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
-from vectorfind.generation_testing import GRID_RANGES
+from vectorfind.generation_testing import code_directions
 from vectorfind.latents import inference_precision, render_and_score
-from vectorfind.local_hold import held_locally
 from vectorfind.spaces import LatentSpace, parse_layers
 
 GENERATOR_FILE = 'stylegan_gen_vector_find_v6.pth'
@@ -103,7 +102,7 @@ class Steering:
         self.code_dim = generator.z_dim + generator.label_dim
         self.groups = sorted({group for _, group in directions})
         self._group_of = group_of
-        self._held = {}
+        self._directions_of = {}
         missing = [(p, g) for g in self.groups for p in CORE_PROPERTIES if (p, g) not in directions]
         if missing:
             raise ValueError(f'no direction for {missing}: every group needs eyes, mouth and pose')
@@ -162,15 +161,12 @@ class Steering:
         """[3, dim]: the eyes, mouth and pose directions that move `code` [code_dim]: its group's,
         held to it when the steering holds the other scores (`hold_with`)."""
         code = as_code(code, self.code_dim)
-        group = self.group_of(code)
-        directions = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
-        if self.hold_with is None:
-            return directions
-        if code.tobytes() not in self._held:  # seconds per code: a strip per property reuses them
+        key = code.tobytes()
+        if key not in self._directions_of:  # held, seconds per code: a strip per property reuses them
             with inference_precision(self.device, self.precision):
-                self._held[code.tobytes()] = held_locally(self.generator, self.hold_with, code, directions,
-                                                          GRID_RANGES, self.space, self.device)
-        return self._held[code.tobytes()]
+                self._directions_of[key] = code_directions(self.generator, self.directions, self.group_of(code),
+                                                           code, self.space, self.device, self.hold_with)
+        return self._directions_of[key]
 
     def _faces(self, code, weights):
         """Faces [N, H, W, 3] uint8 of `code` [code_dim] edited by each row of `weights` [N, 3]
