@@ -3,14 +3,10 @@
 import shutil
 
 import pytest
-import torch
 
 import finetune_v5.pipeline
 from finetune_v5.pipeline import parse_args as finetune_args, train
-from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
-from random_world import write_random_world
-from stylegan import Generator, preset, save_generator
-from tiny_models import write_tiny_models
+from tiny_models import write_finetune_inputs, write_tiny_models
 from vectorfind.pipeline import VectorFindSettings, run
 
 
@@ -40,10 +36,7 @@ def tiny_finetune_run(tmp_path_factory):
     """A FineTune-v5 run of one batch (faithful preset) of a tiny generator on 24 random 256 px
     images, with every output the real run writes; its sample set at psi 0.5 alone (of five) and
     leakage's unit from 16 faces (of 1,000), since each costs as much as the training."""
-    root = write_random_world(tmp_path_factory.mktemp('finetune_run'), size=256, table_name='scores.csv')
-    torch.manual_seed(0)
-    save_generator(Generator(preset('tiny')), root / 'base.pth')
-    save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
+    root = write_finetune_inputs(tmp_path_factory.mktemp('finetune_run'))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(finetune_v5.pipeline, 'SAMPLE_PSIS', (0.5,))
         train(finetune_args(['--preset', 'faithful', '--generator', str(root / 'base.pth'),

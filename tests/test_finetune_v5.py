@@ -14,18 +14,13 @@ from finetune_v5.evaluation import SAMPLE_PSIS
 from finetune_v5.label_warm_start import warm_start_label
 from finetune_v5.pipeline import LOG_COLUMNS, main, parse_args, train
 from linear_scores import LinearScores
-from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
-from random_world import write_random_world
+from tiny_models import write_finetune_inputs
 
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """24 random 256 px images with random scores, a tiny base generator and a small random CNN."""
-    root = write_random_world(tmp_path_factory.mktemp('finetune_v5'), size=256, table_name='scores.csv')
-    torch.manual_seed(0)
-    stylegan.save_generator(stylegan.Generator(stylegan.preset('tiny')), root / 'base.pth')
-    save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
-    return root
+    return write_finetune_inputs(tmp_path_factory.mktemp('finetune_v5'))
 
 
 def arguments(tiny, out, steps, *extra):

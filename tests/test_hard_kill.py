@@ -12,10 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-import stylegan
-from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from tiny_models import write_tiny_models
+from tiny_models import write_finetune_inputs, write_tiny_models
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KILL_AT = os.path.join(REPO, 'tests', 'kill_at.py')
@@ -106,11 +104,7 @@ def test_sigkill_while_fitting_plotting_or_testing(models, straight_vectorfind, 
 # ---- training ----------------------------------------------------------------------------------
 @pytest.fixture(scope='module')
 def finetune_inputs(tmp_path_factory):
-    root = write_random_world(tmp_path_factory.mktemp('finetune'), size=256, table_name='scores.csv')
-    torch.manual_seed(0)
-    stylegan.save_generator(stylegan.Generator(stylegan.preset('tiny')), root / 'base.pth')
-    save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
-    return root
+    return write_finetune_inputs(tmp_path_factory.mktemp('finetune'))
 
 
 def finetune(root, out_dir):

@@ -5,6 +5,7 @@ import torch
 
 from common.properties import PROPERTY_NAMES
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
+from random_world import write_random_world
 from segmentation.score_table import all_scores_table, write_score_table
 from stylegan import Generator, convert_v1_to_v6, preset, save_generator
 from vectorfind.latents import draw_codes, render_and_score
@@ -22,4 +23,14 @@ def write_tiny_models(root, table_rows):
     table = all_scores_table(range(table_rows), [f'{i}.png' for i in range(table_rows)],
                              dict(zip(PROPERTY_NAMES, scores.T)))
     write_score_table(table, root / 'all_scores_v2_cnn.csv')
+    return root
+
+
+def write_finetune_inputs(root):
+    """24 random 256 px images with random scores (scores.csv), a tiny base generator (base.pth)
+    and a narrow random Property Score CNN (cnn.pth) in `root`: FineTune-v5's inputs."""
+    write_random_world(root, size=256, table_name='scores.csv')
+    torch.manual_seed(0)
+    save_generator(Generator(preset('tiny')), root / 'base.pth')
+    save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
     return root
