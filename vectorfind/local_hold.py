@@ -16,8 +16,9 @@ more of the own change: the constraints of a few points along a curved path leav
 The held direction's edit goes elsewhere than d's, so for the pose, whose range is longest, J is
 taken a second time along u's path and d projected again (`AGAIN`).
 
-Costs one backward pass per property and pass, over a batch of seven probes per offset: a few
-times a code's 50-image test on the CPU.
+Costs one backward pass per property and pass, over a batch of seven probes per offset, each
+probe scored by its own score's sub-CNN only rather than by all six: a few times a code's
+50-image test on the CPU.
 """
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ AGAIN = (0, 0, 5)
 def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
     """[7, dim]: the mean over `offsets` of d scores / d move, the move added to the point of
     `code` [code_dim] moved by t * directions[k], on the layers of property k. One backward
-    pass: a probe per score and offset."""
+    pass: a probe per score and offset, each scored by its score's sub-CNN alone."""
     n, dim = len(PROPERTY_NAMES), directions.shape[1]
     rows = n * len(offsets)
     weights = np.zeros((rows, len(CORE_PROPERTIES)), dtype=np.float32)
@@ -44,10 +45,9 @@ def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
     with torch.enable_grad():
         per_row[:, k] = per_row[:, k] * steps[:, None].to(per_row.dtype) + probe
         images = space.images(generator, space.edited(generator, code, weights, per_row, device), device)
-        scores = cnn.score(images, PROPERTY_NAMES).float()
-        # row r probes score r mod 7 at offset r // 7
-        own = scores.gather(1, torch.arange(rows, device=device)[:, None] % n)
-        gradient, = torch.autograd.grad(own.sum(), probe)
+        # row r probes score r mod 7 at offset r // 7: only that score's sub-CNN need see it
+        probed = sum(cnn.score(images[j::n], [name]).float().sum() for j, name in enumerate(PROPERTY_NAMES))
+        gradient, = torch.autograd.grad(probed, probe)
     return gradient.double().cpu().reshape(len(offsets), n, dim).mean(dim=0).numpy()
 
 
