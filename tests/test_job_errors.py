@@ -31,6 +31,7 @@ USAGE = [  # (extra arguments, words the message must hold)
     (['--n', '0'], '--n'), (['--batch-size', '0'], '--batch-size'), (['--max-tries', '0'], '--max-tries'),
     (['--device', 'foo'], '--device'), (['--ratio', 'nan'], '--ratio'), (['--max-leakage', '-1'], '--max-leakage'),
     (['--layers', 'eyes=4-2'], '--layers'), (['--space', 'z', '--layers', 'pose=0-2'], '--space w'),
+    (['--hold-reach', '-1'], '--hold-reach'), (['--hold-reach', 'nan'], '--hold-reach'),
 ]
 
 
@@ -111,7 +112,7 @@ def test_a_folder_made_with_other_settings_is_refused(models, tmp_path):
     svm = ('--space', 'z', '--layers', '', '--directions', 'svm')
     run(parse_args(vectorfind_args(models, tmp_path, *svm)))
     for extra, words in ((['--seed', '1'], '--seed 0'), (['--n', '60'], '--n 40'),
-                         (['--ratio', '0.3'], 'add --retrain')):
+                         (['--ratio', '0.3'], 'add --retrain'), (['--hold-reach', '0.5'], 'add --retrain')):
         with pytest.raises(ValueError, match=words):
             run(parse_args(vectorfind_args(models, tmp_path, *svm, *extra)))
     assert '"seed": 0' in (tmp_path / 'config.json').read_text()

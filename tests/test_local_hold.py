@@ -1,6 +1,6 @@
 """The local hold (`vectorfind/local_hold.py`) on a tiny generator and a random CNN: its Jacobian
 agrees with finite differences of the scores, and the held directions keep the other six scores
-still to first order along the path while raising their own."""
+still to first order along the path while raising their own, the more so the further they reach."""
 import numpy as np
 import pytest
 import torch
@@ -10,7 +10,7 @@ from property_score_cnn import PropertyScoreCNN
 from stylegan import Generator, convert_v1_to_v6, preset
 from vectorfind.generation_testing import GRID_RANGES
 from vectorfind import local_hold
-from vectorfind.local_hold import POINTS, held_locally, score_jacobian
+from vectorfind.local_hold import POINTS, REACH, held_locally, score_jacobian
 from vectorfind.spaces import LatentSpace
 
 SPACES = [LatentSpace('z'), LatentSpace('w', {'pose': (0, 2)})]
@@ -72,10 +72,43 @@ def test_held_directions_keep_the_other_scores_still_along_the_path(models, spac
         assert np.abs(np.delete(moves, own)).max() < 1e-8 * np.abs(jacobian).max()
         # without the hold, the same scores do move
         assert np.abs(np.delete(jacobian @ directions[k], own)).max() > 1e-3 * np.abs(jacobian).max()
-        # the closest such direction to the fitted one (or its opposite, when that raises the score)
+        # the closest such direction to the fitted one turned by the reach toward the own score's
+        # gradient (or its opposite, when that raises the score)
         others = np.delete(jacobian, own, axis=0)
-        closest = directions[k] - np.linalg.pinv(others) @ (others @ directions[k])
+        aim = directions[k] + REACH * jacobian[own] / np.linalg.norm(jacobian[own])
+        closest = aim - np.linalg.pinv(others) @ (others @ aim)
         assert abs(held[k] @ closest) / np.linalg.norm(closest) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_a_longer_reach_keeps_more_of_the_own_change(models, monkeypatch):
+    """Reach 0 holds the fitted direction itself; each longer reach moves the own score further
+    per unit of edit while the others stay held."""
+    generator, cnn = models
+    space = SPACES[1]
+    code = np.random.default_rng(5).standard_normal(515)
+    directions = directions_of(space, generator, seed=1)
+    monkeypatch.setattr(local_hold, 'AGAIN', (0, 0, 0))
+    held = {reach: held_locally(generator, cnn, code, directions, GRID_RANGES, space, 'cpu', reach)
+            for reach in (0.0, 1.0, 4.0)}
+    for k, prop in enumerate(CORE_PROPERTIES):
+        jacobian = score_jacobian(generator, cnn, code, directions, k, np.linspace(*GRID_RANGES[k], POINTS[k]),
+                                  space, 'cpu')
+        own = PROPERTY_NAMES.index(prop)
+        others = np.delete(jacobian, own, axis=0)
+        fitted_held = directions[k] - np.linalg.pinv(others) @ (others @ directions[k])
+        assert abs(held[0.0][k] @ fitted_held) / np.linalg.norm(fitted_held) == pytest.approx(1.0, abs=1e-9)
+        own_change = [jacobian[own] @ held[reach][k] for reach in (0.0, 1.0, 4.0)]
+        assert 0 < own_change[0] < own_change[1] < own_change[2]
+        for reach in (1.0, 4.0):
+            assert np.abs(others @ held[reach][k]).max() < 1e-8 * np.abs(jacobian).max()
+
+
+def test_a_reach_that_is_not_a_number_of_at_least_0_is_refused(models):
+    generator, cnn = models
+    directions = directions_of(SPACES[0], generator)
+    for reach in (-1.0, float('nan')):
+        with pytest.raises(ValueError, match='hold reach'):
+            held_locally(generator, cnn, np.zeros(515), directions, GRID_RANGES, SPACES[0], 'cpu', reach)
 
 
 def test_a_second_pass_holds_along_the_held_directions_path(models, monkeypatch):

@@ -1,5 +1,6 @@
 """The steering and FineTune-v5 inspection APIs on tiny runs: the faces the pipeline's test renders,
 bit for bit; shapes and dtype; the run's groups and space; clear errors on bad input."""
+import json
 import shutil
 
 import numpy as np
@@ -13,7 +14,7 @@ from stylegan import Generator, preset
 from vectorfind.directions import load_direction, vector_path
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import GRID_RANGES, score_code_edits, weight_grid
-from vectorfind.local_hold import held_locally
+from vectorfind.local_hold import REACH, held_locally
 from vectorfind.spaces import LatentSpace
 from vectorfind.steering import Steering, read_tested_codes
 
@@ -67,11 +68,22 @@ def test_an_ungrouped_run_in_w_steers_in_w_on_its_layers(tiny_vectorfind_runs):
     assert steering.group_of(code) == 'all'
     cnn = load_property_score_cnn(run_dir.parent / 'cnn.pth')
     assert steering.hold_with is not None  # the run held each code's directions to it
+    assert steering.hold_reach == REACH
     for i in (3, 40):
         np.testing.assert_array_equal(steering.render(code, *weight_grid()[i]),
                                       pipeline_faces(run_dir, steering, code, 'all', [i], steering.space, cnn)[0])
     held = steering.code_directions(code)
     assert not np.allclose(held, np.stack([steering.directions[p, 'all'] for p in CORE_PROPERTIES]))
+
+
+def test_a_run_held_before_the_reach_existed_is_steered_as_it_was_made(tiny_vectorfind_runs, tmp_path):
+    """Its config has no hold_reach: it held the fitted directions themselves (reach 0)."""
+    run_dir = tmp_path / 'run'
+    shutil.copytree(tiny_vectorfind_runs['w'], run_dir, ignore=shutil.ignore_patterns('samples'))
+    config = json.loads((run_dir / 'config.json').read_text())
+    del config['hold_reach']
+    (run_dir / 'config.json').write_text(json.dumps(config))
+    assert Steering.from_run(run_dir).hold_reach == 0.0
 
 
 def test_group_of_an_untested_code_follows_the_pipelines_rule(grouped, tmp_path):

@@ -24,7 +24,7 @@ from common.leakage import leakage
 from common.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
 from vectorfind.groups import group_names
 from vectorfind.latents import TESTING, draw_codes, render_and_score
-from vectorfind.local_hold import held_locally
+from vectorfind.local_hold import REACH, held_locally
 from vectorfind.spaces import LatentSpace
 
 EYES_WEIGHTS = (-1.2, 1.8)
@@ -77,14 +77,14 @@ def score_code_edits(generator, cnn, code, directions, device, batch_size=10, sp
     return scores, correlations(scores[:, CORE_COLUMNS])
 
 
-def code_directions(generator, directions, group, code, space, device, hold_with=None):
+def code_directions(generator, directions, group, code, space, device, hold_with=None, reach=REACH):
     """[3, dim]: the eyes, mouth and pose directions of `group` in `directions` {(property,
-    group): vector}, held to `code` [code_dim] with the CNN `hold_with` when given
-    (`vectorfind/local_hold.py`)."""
+    group): vector}, held to `code` [code_dim] with the CNN `hold_with` when given, turned by
+    `reach` toward each score's rise (`vectorfind/local_hold.py`)."""
     stacked = np.stack([directions[prop, group] for prop in CORE_PROPERTIES])
     if hold_with is None:
         return stacked
-    return held_locally(generator, hold_with, code, stacked, GRID_RANGES, space, device)
+    return held_locally(generator, hold_with, code, stacked, GRID_RANGES, space, device, reach)
 
 
 def annotated_grid(images, scores, columns=10, tile=96):
@@ -107,12 +107,13 @@ class GenerationTest:
     directions are `fresh` (fitted anew, so that earlier results no longer hold). `score_std` [7]
     is the spread of each CNN score over random samples of the generator, leakage's unit.
     `local_hold`: each code is moved along its group's directions held to it with the test's CNN
-    (`vectorfind/local_hold.py`) instead of the directions as fitted."""
+    (`vectorfind/local_hold.py`, turned by `hold_reach`) instead of the directions as fitted."""
 
     def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size,
-                 score_std, fresh=False, max_leakage=None, space=LatentSpace(), local_hold=False):
+                 score_std, fresh=False, max_leakage=None, space=LatentSpace(), local_hold=False,
+                 hold_reach=REACH):
         self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
-        self.space, self.local_hold = space, local_hold
+        self.space, self.local_hold, self.hold_reach = space, local_hold, hold_reach
         self.batch_size, self.score_std, self.max_leakage = batch_size, score_std, max_leakage
         self.directions, self.medians, self.report_dir = directions, medians, report_dir
         self.code_dim = generator.z_dim + generator.label_dim
@@ -183,7 +184,7 @@ class GenerationTest:
     def test(self, case, code, group):
         """(result row, code, the passing grid as PNG bytes or None) of one code's test."""
         directions = code_directions(self.generator, self.directions, group, code, self.space, self.device,
-                                     self.cnn if self.local_hold else None)
+                                     self.cnn if self.local_hold else None, self.hold_reach)
         scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
                                         self.batch_size, self.space)
         leaks = {prop: worst for prop, (worst, _) in

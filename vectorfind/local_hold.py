@@ -6,15 +6,21 @@ seven); one code's face responds to it in its own way, and what that face's othe
 the edit is the leakage the test measures. Here the Jacobian J(t) [7, dim] of the seven scores
 with respect to a move of the edited point is taken at `POINTS` offsets t spread over the test
 grid's range of the property, along its direction d, in the direction's own layers; with J_o the
-mean over t of the rows of the six other scores, the code's direction is
+mean over t of the rows of the six other scores, g the mean row of its own score, and
 
-    u = d - J_o^T (J_o J_o^T)^+ J_o d,      unit length, and turned so that it raises its own score,
+    a = d / |d| + r g / |g|,        u = a - J_o^T (J_o J_o^T)^+ J_o a,
 
-the closest direction to d (the projection onto the null space of J_o) that holds the others
-there. Averaging J over the path rather than stacking the constraints of every point keeps
-more of the own change: the constraints of a few points along a curved path leave little of d.
-The held direction's edit goes elsewhere than d's, so for the pose, whose range is longest, J is
-taken a second time along u's path and d projected again (`AGAIN`).
+the code's direction is u, unit length and turned so that it raises its own score: the closest
+direction to a that holds the others there (the projection onto the null space of J_o). With the
+reach r = 0, a is the fitted direction; holding the others then costs much of the own change
+wherever the code's own gradient leans on theirs (the head turn most). A reach turns a toward
+the code's own steepest rise of its score, so more of the own change survives the projection:
+the default 1 aims at the bisector of the two.
+
+Averaging J over the path rather than stacking the constraints of every point keeps more of the
+own change: the constraints of a few points along a curved path leave little of d. The held
+direction's edit goes elsewhere than d's, so for the pose, whose range is longest, J is taken a
+second time along u's path and a made again from it and projected (`AGAIN`).
 
 Costs one backward pass per property and pass, over a batch of seven probes per offset, each
 probe scored by its own score's sub-CNN only rather than by all six: a few times a code's
@@ -29,6 +35,9 @@ from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 # takes it again along the held direction's own path: the long pose range bends most.
 POINTS = (3, 3, 5)
 AGAIN = (0, 0, 5)
+# How far a held direction turns toward its own score's rise before the projection (the default
+# of --hold-reach; docs/vectorfind.md measures it).
+REACH = 1.0
 
 
 def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
@@ -51,29 +60,35 @@ def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
     return gradient.double().cpu().reshape(len(offsets), n, dim).mean(dim=0).numpy()
 
 
-def hold_direction(generator, cnn, code, fitted, along, k, points, range_k, space, device):
-    """Property k's direction for `code`: fitted[k] projected onto the null space of the six other
-    scores' mean Jacobian at `points` offsets over `range_k` along along[k] (module docstring)."""
+def hold_direction(generator, cnn, code, fitted, along, k, points, range_k, space, device, reach):
+    """Property k's direction for `code`: fitted[k] turned by `reach` toward its own score's
+    gradient, then projected onto the null space of the six other scores' Jacobian, both the
+    means at `points` offsets over `range_k` along along[k] (module docstring)."""
     jacobian = score_jacobian(generator, cnn, code, along, k, np.linspace(*range_k, points), space, device)
     own = PROPERTY_NAMES.index(CORE_PROPERTIES[k])
     others = np.delete(jacobian, own, axis=0)
     d = fitted[k].astype(np.float64)
-    u = d - others.T @ np.linalg.lstsq(others @ others.T, others @ d, rcond=None)[0]
+    rise = np.linalg.norm(jacobian[own])
+    aim = d / np.linalg.norm(d) + (reach / rise * jacobian[own] if rise > 0 else 0.0)
+    u = aim - others.T @ np.linalg.lstsq(others @ others.T, others @ aim, rcond=None)[0]
     norm = np.linalg.norm(u)
-    if norm < 1e-6 * np.linalg.norm(d):
-        return fitted[k]  # nothing of d is left outside the others' span: keep it
+    if norm < 1e-6 * np.linalg.norm(aim):
+        return fitted[k]  # nothing of the aim is left outside the others' span: keep the fitted one
     u /= norm
     return (u if jacobian[own] @ u >= 0 else -u).astype(fitted.dtype)
 
 
-def held_locally(generator, cnn, code, directions, ranges, space, device):
+def held_locally(generator, cnn, code, directions, ranges, space, device, reach=REACH):
     """Directions [3, dim] for `code` [code_dim]: `directions` [3, dim] (eyes, mouth, pose), each
-    projected to hold the six other scores along its edit over `ranges` [(low, high)] per
-    property (module docstring); where `AGAIN` asks for it, once more with the Jacobian taken
-    along the held direction's own path."""
+    turned by `reach` toward its own score's rise and projected to hold the six other scores
+    along its edit over `ranges` [(low, high)] per property (module docstring); where `AGAIN`
+    asks for it, once more with the Jacobian taken along the held direction's own path."""
+    if not (np.isfinite(reach) and reach >= 0):
+        raise ValueError(f'hold reach {reach}: expected a number of at least 0')
     held = np.stack([hold_direction(generator, cnn, code, directions, directions, k, POINTS[k], ranges[k],
-                                    space, device) for k in range(len(CORE_PROPERTIES))])
+                                    space, device, reach) for k in range(len(CORE_PROPERTIES))])
     for k, points in enumerate(AGAIN):
         if points:
-            held[k] = hold_direction(generator, cnn, code, directions, held, k, points, ranges[k], space, device)
+            held[k] = hold_direction(generator, cnn, code, directions, held, k, points, ranges[k], space, device,
+                                     reach)
     return held

@@ -21,6 +21,7 @@ directions (unless --retrain), tested codes, and the converted v6 generator.
 """
 import argparse
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ from vectorfind.generation_testing import GenerationTest
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
 from vectorfind.latents import PRECISIONS, inference_precision
 from vectorfind.least_squares import HOLDS
+from vectorfind.local_hold import REACH
 from vectorfind.sampling import iter_chunks, sample_and_score
 from vectorfind.spaces import SPACES, LatentSpace, parse_layers
 
@@ -62,7 +64,8 @@ class VectorFindSettings:
     tries 2,400; batches of the size that runs fastest there), and the directions that measured
     best there, leakage first (docs/vectorfind.md): least squares over all samples in w, each
     holding all six other scores, the pose edit on layers 0-5 (4 to 16 px) only, and each tested
-    code's directions held to it (`vectorfind/local_hold.py`)."""
+    code's directions held to it, aimed halfway toward its own scores' rise
+    (`vectorfind/local_hold.py`)."""
     preset: str = 'default'
     generator: str = in_repo('models', 'default', 'base_generator.pth')
     cnn: str = in_repo('models', 'default', 'property_score_cnn.pth')
@@ -87,6 +90,7 @@ class VectorFindSettings:
     layers: Optional[str] = 'pose=0-6'
     hold: str = 'all'
     local_hold: bool = True
+    hold_reach: float = REACH
     out_dir: str = in_repo('outputs', 'vectorfind_v6')
 
     def __post_init__(self):
@@ -95,6 +99,8 @@ class VectorFindSettings:
         check_device(self.device)
         if not 0 < self.ratio <= 0.5:
             raise ValueError(f'--ratio must be in (0, 0.5], got {self.ratio}')
+        if not (math.isfinite(self.hold_reach) and self.hold_reach >= 0):
+            raise ValueError(f'--hold-reach must be a number of at least 0, got {self.hold_reach}')
         if self.max_leakage is not None and not self.max_leakage > 0:
             raise ValueError(f'--max-leakage must be a positive number, got {self.max_leakage}')
         if self.hold not in HOLDS:
@@ -287,7 +293,7 @@ def given_codes(settings, code_dim):
 # What a run's outputs were made with: its samples (never to be mixed with another's), and its
 # directions and tested codes (made again with --retrain).
 SAMPLE_SETTINGS = ('seed', 'generator', 'cnn', 'n', 'chunk_size', 'precision')
-FIT_SETTINGS = ('scores_table', 'ratio', 'hold', 'layers', 'max_leakage', 'local_hold')
+FIT_SETTINGS = ('scores_table', 'ratio', 'hold', 'layers', 'max_leakage', 'local_hold', 'hold_reach')
 PATH_SETTINGS = ('generator', 'cnn', 'scores_table')
 
 
@@ -301,6 +307,7 @@ def check_earlier_run(settings):
         earlier = json.load(f)
     earlier.setdefault('precision', 'float32')  # runs made before bfloat16 existed
     earlier.setdefault('local_hold', False)  # runs made before the local hold existed
+    earlier.setdefault('hold_reach', 0.0)  # and before its reach: they held the fitted directions
 
     def differing(keys):
         now = as_record(settings)
@@ -358,7 +365,8 @@ def run_in_folder(settings):
     test = distributed.together(lambda: GenerationTest(
         generator, cnn, directions, medians, os.path.join(settings.out_dir, 'image_generation_report'),
         settings.device, settings.seed, settings.batch_size, spread, fresh=fitted,
-        max_leakage=settings.max_leakage, space=latent_space(settings), local_hold=settings.local_hold))
+        max_leakage=settings.max_leakage, space=latent_space(settings), local_hold=settings.local_hold,
+        hold_reach=settings.hold_reach))
     with inference_precision(settings.device, settings.precision):
         statistics = test.run(settings.num_pass, settings.max_tries, codes, groups)
     print(statistics.to_string(index=False))
@@ -414,6 +422,11 @@ def parse_args(argv=None):
                              ' other six CNN scores along that code\'s own edits (the default'
                              ' preset; vectorfind/local_hold.py), or with --no-local-hold along'
                              ' the directions as fitted (the ohlora presets)')
+    parser.add_argument('--hold-reach', type=float,
+                        help='with the local hold, how far each code\'s direction turns from the'
+                             ' fitted one toward that code\'s steepest rise of its own score before'
+                             ' the projection: 0 holds the fitted direction itself, 1 (the default)'
+                             ' aims halfway; more keeps more of the own change')
     parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
     parser.add_argument('--retrain', action='store_true', help='fit the directions again')
     parser.add_argument('--max-leakage', type=float,

@@ -30,6 +30,7 @@ from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import load_direction, vector_path
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
 from vectorfind.generation_testing import code_directions
+from vectorfind.local_hold import REACH
 from vectorfind.latents import inference_precision, render_and_score
 from vectorfind.spaces import LatentSpace, parse_layers
 
@@ -90,13 +91,14 @@ class Steering:
     in. `space`: where the directions live (`vectorfind.spaces.LatentSpace`: z, the default, or w
     with the synthesis layers each direction reaches); codes are z and the extra dims either way.
     `hold_with`: a Property Score CNN to hold each code's other scores with
-    (`vectorfind/local_hold.py`), as a run with --local-hold does; None moves codes along the
-    directions as they are.
+    (`vectorfind/local_hold.py`, each direction turned by `hold_reach`), as a run with
+    --local-hold does; None moves codes along the directions as they are.
     """
 
     def __init__(self, generator, directions, group_of=None, device='cpu', precision='float32',
-                 space=LatentSpace(), hold_with=None):
+                 space=LatentSpace(), hold_with=None, hold_reach=REACH):
         self.generator = generator.to(device).eval()
+        self.hold_reach = hold_reach
         self.hold_with = None if hold_with is None else hold_with.to(device).eval()
         self.directions, self.device, self.precision, self.space = directions, device, precision, space
         self.code_dim = generator.z_dim + generator.label_dim
@@ -130,7 +132,9 @@ class Steering:
                 directions[prop, group] = load_direction(path, space.dim(generator))[0]
         group_of = RunGroups(out_dir, config, generator, device, precision) if config.get('grouping') else None
         hold_with = load_property_score_cnn(config['cnn']) if config.get('local_hold') else None
-        return cls(generator, directions, group_of, device, precision, space, hold_with)
+        # runs held before the reach existed held the fitted directions themselves
+        return cls(generator, directions, group_of, device, precision, space, hold_with,
+                   config.get('hold_reach', 0.0))
 
     def group_of(self, code):
         """The group whose directions move `code` [code_dim]."""
@@ -165,7 +169,8 @@ class Steering:
         if key not in self._directions_of:  # held, seconds per code: a strip per property reuses them
             with inference_precision(self.device, self.precision):
                 self._directions_of[key] = code_directions(self.generator, self.directions, self.group_of(code),
-                                                           code, self.space, self.device, self.hold_with)
+                                                           code, self.space, self.device, self.hold_with,
+                                                           self.hold_reach)
         return self._directions_of[key]
 
     def _faces(self, code, weights):
