@@ -8,6 +8,7 @@ from finetune_v5.pipeline import main as finetune_main
 from tiny_models import write_tiny_models
 from vectorfind.compare_runs import main as compare_runs_main
 from vectorfind.leakage_matrix import main as leakage_matrix_main
+from vectorfind.retest import main as retest_main
 from vectorfind.pipeline import main as vectorfind_main
 
 
@@ -97,6 +98,7 @@ def test_finetune_missing_table_is_one_line(tmp_path):
     (compare_runs_main, lambda t: [str(t / 'none'), str(t), '--out', str(t / 'c.png')], 'none is not a folder'),
     (compare_runs_main, lambda t: [str(t), str(t), '--codes', '-1', '--out', str(t / 'c.png')], '--codes'),
     (compare_runs_main, lambda t: [str(t), str(t), '--out', str(t)], '--out'),
+    (retest_main, lambda t: [str(t / 'none')], 'none is not a folder'),
 ])
 def test_run_inspection_tools_fail_in_one_line(tmp_path, capsys, tool, argv, words):
     with pytest.raises(SystemExit) as stop:
