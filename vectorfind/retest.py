@@ -92,7 +92,8 @@ def retest(out_dir, chosen, codes=40, start=0, device='cpu', max_leakage=0.3):
         held_still = sum(passes({p: row[f'{p}_corr'] for p in CORE_PROPERTIES},
                                 {p: row[f'{p}_leakage'] for p in CORE_PROPERTIES}, max_leakage)
                          for row in test.results)
-        rows.append({**settings, **statistics.iloc[0].to_dict(),
+        counts = {key: int(statistics.iloc[0][key]) for key in ('tested', 'passed', 'passed_by_corr')}
+        rows.append({**settings, **statistics.iloc[0].to_dict(), **counts,
                      f'passed_with_leakage_at_most_{max_leakage:g}': held_still})
     return pd.DataFrame(rows)
 
