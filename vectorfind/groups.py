@@ -3,12 +3,18 @@ least the median) or low (l), the medians taken from the CNN-derived all_scores 
 Property Score CNN in use (the CNN's own scale)."""
 import numpy as np
 
-from common.properties import PROPERTY_NAMES
+from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from segmentation.score_table import read_score_table
 
 GROUPING_PROPERTIES = ('hair_color', 'hair_length', 'background_mean')
 GROUP_NAMES = tuple(a + b + c for a in 'hl' for b in 'hl' for c in 'hl')
 ALL_SAMPLES = 'all'  # the single "group" of --no-grouping
+
+
+def borrowing_all_samples(directions, groups):
+    """`directions` {(property, group): vector} with each of `groups` moving along the fit over
+    all samples: an ungrouped run's every group, or a group too small for a fit of its own."""
+    return {**directions, **{(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in groups}}
 
 
 def property_column(name):

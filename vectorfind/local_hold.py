@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from common.validation import check_finite
 
 # Offsets per property (eyes, mouth, pose) where the Jacobian is taken, and where a second pass
 # takes it again along the held direction's own path: the long pose range bends most.
@@ -83,8 +84,7 @@ def held_locally(generator, cnn, code, directions, ranges, space, device, reach=
     turned by `reach` toward its own score's rise and projected to hold the six other scores
     along its edit over `ranges` [(low, high)] per property (module docstring); where `AGAIN`
     asks for it, once more with the Jacobian taken along the held direction's own path."""
-    if not (np.isfinite(reach) and reach >= 0):
-        raise ValueError(f'hold reach {reach}: expected a number of at least 0')
+    check_finite(reach, 'hold reach', low=0)
     held = np.stack([hold_direction(generator, cnn, code, directions, directions, k, POINTS[k], ranges[k],
                                     space, device, reach) for k in range(len(CORE_PROPERTIES))])
     for k, points in enumerate(AGAIN):

@@ -21,7 +21,6 @@ directions (unless --retrain), tested codes, and the converted v6 generator.
 """
 import argparse
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -36,7 +35,7 @@ from common.files import read_csv_file, write_csv, write_json
 from common.leakage import stored_spread
 from common.paths import in_repo
 from common.properties import CORE_PROPERTIES
-from common.validation import check_count, check_device
+from common.validation import check_count, check_device, check_finite
 from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
                              new_parser, parse_settings)
@@ -46,7 +45,8 @@ from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_directions, load_direction,
                                    save_direction, selections, tsne_plots, vector_path)
 from vectorfind.generation_testing import GenerationTest
-from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
+from vectorfind.groups import (ALL_SAMPLES, GROUP_NAMES, borrowing_all_samples, group_names,
+                               medians_from_table)
 from vectorfind.latents import PRECISIONS, inference_precision
 from vectorfind.least_squares import HOLDS
 from vectorfind.local_hold import REACH
@@ -99,8 +99,7 @@ class VectorFindSettings:
         check_device(self.device)
         if not 0 < self.ratio <= 0.5:
             raise ValueError(f'--ratio must be in (0, 0.5], got {self.ratio}')
-        if not (math.isfinite(self.hold_reach) and self.hold_reach >= 0):
-            raise ValueError(f'--hold-reach must be a number of at least 0, got {self.hold_reach}')
+        check_finite(self.hold_reach, '--hold-reach', low=0)
         if self.max_leakage is not None and not self.max_leakage > 0:
             raise ValueError(f'--max-leakage must be a positive number, got {self.max_leakage}')
         if self.hold not in HOLDS:
@@ -200,7 +199,7 @@ def fit_and_plot(generator, medians, settings, paths, stored):
         return stored, False
     if settings.directions == 'svm':
         directions, report = fit_directions(points_of, chosen, settings.seed)
-        directions.update({(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in sparse})
+        directions = borrowing_all_samples(directions, sparse)
     else:
         def group_of(chunk_scores):
             return (group_names(chunk_scores, medians) if settings.grouping
@@ -360,7 +359,7 @@ def run_in_folder(settings):
     distributed.on_main(claim, share=False)
     directions, fitted = training_phase(generator, cnn, medians, settings)
     if not settings.grouping:
-        directions = {(p, g): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for g in GROUP_NAMES}
+        directions = borrowing_all_samples(directions, GROUP_NAMES)
     spread = distributed.on_main(lambda: score_spread(settings, fitted))
     test = distributed.together(lambda: GenerationTest(
         generator, cnn, directions, medians, os.path.join(settings.out_dir, 'image_generation_report'),

@@ -24,10 +24,10 @@ from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import write_csv, write_json
 from common.leakage import stored_spread
 from common.properties import CORE_PROPERTIES
-from common.validation import check_count, check_device
+from common.validation import check_count, check_device, check_finite, check_positive
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import GenerationTest, passes
-from vectorfind.groups import ALL_SAMPLES
+from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, borrowing_all_samples
 from vectorfind.latents import inference_precision
 from vectorfind.spaces import LatentSpace, parse_layers
 from vectorfind.steering import Steering, read_tested_codes
@@ -50,10 +50,14 @@ def variants(reaches, layer_specs, as_fitted):
     return [(variant_name(layers, reach), layers, reach) for layers in layer_specs for reach in holds]
 
 
-def retest(out_dir, chosen, codes=40, start=0, device='cpu', max_leakage=0.3):
-    """The summary DataFrame, one row per variant of `chosen` ([(name, layers, reach)], see
-    `variants`) over test cases `start` to `start + codes - 1` of the run in `out_dir`."""
+def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, codes=40, start=0, device='cpu',
+           max_leakage=0.3):
+    """The summary DataFrame, one row per variant (`variants` of `reaches`, `layer_specs` and
+    `as_fitted`; None: the run's own hold, or layers) over test cases `start` to
+    `start + codes - 1` of the run in `out_dir`."""
     steering = Steering.from_run(out_dir, device)
+    if reaches is None:
+        reaches = [None if steering.hold_with is None else steering.hold_reach]
     with open(os.path.join(out_dir, 'config.json')) as f:
         config = json.load(f)
     results, tested = read_tested_codes(out_dir, steering.code_dim)
@@ -64,11 +68,11 @@ def retest(out_dir, chosen, codes=40, start=0, device='cpu', max_leakage=0.3):
     groups = [str(group) for group in results['group_name'][cases]]
     directions = steering.directions
     if steering.groups == [ALL_SAMPLES]:  # as the pipeline does: every group moves along the one fit
-        directions = {(p, group): directions[p, ALL_SAMPLES] for p in CORE_PROPERTIES for group in groups}
+        directions = borrowing_all_samples(directions, GROUP_NAMES)
     cnn = load_property_score_cnn(config['cnn']).to(device).eval()
     spread = stored_spread(out_dir)
     rows = []
-    for name, layers, reach in chosen:
+    for name, layers, reach in variants(reaches, layer_specs or [None], as_fitted):
         space = steering.space if layers is None else LatentSpace(steering.space.name, parse_layers(layers))
         space.check(steering.generator)
         report_dir = os.path.join(out_dir, RETEST_DIR, name)
@@ -127,20 +131,16 @@ def check_args(args):
     check_device(args.device)
     if args.start < 0:
         raise ValueError(f'--start must be at least 0, got {args.start}')
-    if not args.max_leakage > 0:
-        raise ValueError(f'--max-leakage must be a positive number, got {args.max_leakage}')
+    check_positive(args.max_leakage, '--max-leakage')
     for reach in args.hold_reach or ():
-        if not reach >= 0 or reach == float('inf'):
-            raise ValueError(f'--hold-reach must be numbers of at least 0, got {reach}')
+        check_finite(reach, '--hold-reach', low=0)
     for layers in args.layers or ():
         parse_layers(layers)
 
 
 def report(args):
-    steering = Steering.from_run(args.run)
-    reaches = args.hold_reach or [None if steering.hold_with is None else steering.hold_reach]
-    chosen = variants(reaches, args.layers or [None], args.as_fitted)
-    summary = retest(args.run, chosen, args.codes, args.start, args.device, args.max_leakage)
+    summary = retest(args.run, args.hold_reach, args.layers, args.as_fitted, args.codes, args.start, args.device,
+                     args.max_leakage)
     write_csv(os.path.join(args.run, RETEST_DIR, 'summary.csv'), summary)
     shown = ['variant', *[f'{p}_abs_corr_mean' for p in CORE_PROPERTIES], 'tested', 'passed',
              *[f'{p}_leakage_median' for p in CORE_PROPERTIES], summary.columns[-1]]
