@@ -1,0 +1,300 @@
+"""Train the world reader on rendered faces of one world seed.
+
+    python -m judge.train --out-dir outputs/world_reader --seed 7 --n 40000
+
+Renders faces 0 .. n - 1 of the world with --seed at --resolution (cached in blocks under
+<out-dir>/faces), keeps the last --val-n of them for validation, and fits the reader's factor
+encodings (`judge.factors`), each column scaled to unit std, by a mean squared error in which every
+factor weighs the same whatever its number of columns. Adam with a learning rate that warms up
+and then follows a cosine to zero over --epochs, as a function of the step alone, so that a resumed
+run takes exactly the steps an uninterrupted one would.
+
+Written to --out-dir: world_reader.pth (the final weights), config.json (the settings), log.csv
+(one row per epoch: losses, validation R^2 summaries, seconds) and checkpoint.pth, saved at every
+epoch's end and every --checkpoint-minutes inside one, with everything the next batch depends on:
+re-running the same command after a stop, even a kill, ends with the same weights as a run that
+never stopped, and re-running a finished training only rewrites its outputs.
+"""
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from common.checkpoints import CheckpointClock, CheckpointError, first_line, read_state
+from common.cli import add_debug_flag, run_command
+from common.files import atomic_write, write_csv, write_json
+from common.machine import machine
+from common.run_lock import in_held_folder
+from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
+                             default_device, new_parser, parse_settings)
+from common.validation import InputError, check_count, check_device, check_finite, check_positive
+from judge.factors import (IDENTITY_FACTORS, PROPERTY_FACTORS, READ_FACTORS, columns_of,
+                           encode, r_squared)
+from judge.faces import cached_faces
+from judge.reader import WorldReader, save_world_reader
+from judge.views import reader_input
+
+MODEL_NAME = 'world_reader.pth'
+CHECKPOINT_NAME = 'checkpoint.pth'
+# Settings a checkpoint must agree with to be resumed (the others only say how to run).
+RESUME_KEYS = ('seed', 'n', 'val_n', 'resolution', 'width', 'epochs', 'batch_size', 'lr',
+               'warmup_fraction', 'bf16')
+
+
+@dataclass
+class ReaderTrainingSettings:
+    """Everything a training depends on; `seed` is the world's seed and the training's."""
+    out_dir: str
+    seed: int = 7
+    n: int = 40_000
+    val_n: int = 1_000
+    resolution: int = 64
+    width: float = 1.0
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup_fraction: float = 0.02
+    bf16: bool = False
+    workers: int = 2
+    block_size: int = 2_000
+    device: str = field(default_factory=default_device)
+    checkpoint_minutes: float = 3.0
+
+    def __post_init__(self):
+        validate_settings(self)
+
+
+def validate_settings(settings):
+    """Every value checked before any work (a bad one is a usage error of the command)."""
+    for name in ('n', 'val_n', 'epochs', 'batch_size', 'workers', 'block_size'):
+        check_count(getattr(settings, name), f'--{name.replace("_", "-")}')
+    check_count(settings.seed, '--seed', minimum=0)
+    if settings.val_n < 2 or settings.val_n >= settings.n:
+        raise InputError(f'--val-n must be at least 2 and below --n ({settings.n}), got {settings.val_n}')
+    check_count(settings.resolution, '--resolution', minimum=16)
+    if settings.resolution % 16:
+        raise InputError(f'--resolution must be a multiple of 16, got {settings.resolution}')
+    check_positive(settings.width, '--width')
+    check_positive(settings.lr, '--lr')
+    check_finite(settings.warmup_fraction, '--warmup-fraction', 0.0, 1.0)
+    check_finite(settings.checkpoint_minutes, '--checkpoint-minutes', low=0.0)
+    check_device(settings.device)
+
+
+def column_weights():
+    """Each column's weight in the loss: a factor's columns share one unit, so that a hue or a
+    class counts as much as a single value."""
+    return torch.tensor([1.0 / len(columns_of(name)) for name in READ_FACTORS
+                         for _ in columns_of(name)]) / len(READ_FACTORS)
+
+
+def learning_rate(settings, step, total_steps):
+    """Linear warm-up, then a cosine to zero, as a function of the global step."""
+    warmup = max(1, round(settings.warmup_fraction * total_steps))
+    if step < warmup:
+        return settings.lr * (step + 1) / warmup
+    return settings.lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+
+
+class Training:
+    """Model, optimizer, random states and progress: everything a checkpoint holds."""
+
+    def __init__(self, settings, n_train):
+        self.settings = settings
+        torch.manual_seed(settings.seed)  # weight initialisation
+        self.rng = torch.Generator().manual_seed(settings.seed)  # batch order
+        self.model = WorldReader(settings.resolution, settings.width).to(
+            settings.device, memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.batches_per_epoch = math.ceil(n_train / settings.batch_size)
+        self.epoch = 0
+        self.seconds = 0.0
+        self.history = []
+        self.order = None   # the epoch under way: its order and the losses of its batches done
+        self.losses = []
+
+    def state(self):
+        return {'model': self.model.state_dict(), 'optimizer': self.optimizer.state_dict(),
+                'epoch': self.epoch, 'seconds': self.seconds, 'history': json.dumps(self.history),
+                'order': torch.as_tensor(self.order if self.order is not None else []),
+                'losses': torch.tensor(self.losses, dtype=torch.float64),
+                'rng': self.rng.get_state(), 'torch_rng': torch.get_rng_state(),
+                'resume_args': json.dumps(resume_settings(self.settings))}
+
+    def load_state(self, state, path):
+        stored = json.loads(state['resume_args'])
+        if stored != resume_settings(self.settings):
+            raise CheckpointError(f'{path} is the checkpoint of a training with {stored}, not'
+                                  f' {resume_settings(self.settings)}; delete it or use another --out-dir')
+        self.model.load_state_dict(state['model'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.epoch, self.seconds = int(state['epoch']), float(state['seconds'])
+        self.history = json.loads(state['history'])
+        self.order = state['order'].numpy() if len(state['order']) else None
+        self.losses = state['losses'].tolist()
+        self.rng.set_state(state['rng'])
+        torch.set_rng_state(state['torch_rng'])
+
+    def finished(self):
+        return self.epoch >= self.settings.epochs
+
+
+def resume_settings(settings):
+    return {key: getattr(settings, key) for key in RESUME_KEYS}
+
+
+def checkpoint_path(settings):
+    return os.path.join(settings.out_dir, CHECKPOINT_NAME)
+
+
+def save_checkpoint(training):
+    with atomic_write(checkpoint_path(training.settings)) as tmp:
+        torch.save(training.state(), tmp)
+
+
+def resume(training, path):
+    """Continue from the checkpoint at `path` (a damaged or foreign one is named)."""
+    state = read_state(path, remedy='delete it to start the training over')
+    if not isinstance(state, dict) or 'resume_args' not in state:
+        raise CheckpointError(f'{path}: not a checkpoint of judge.train; delete it or use another'
+                              f' --out-dir')
+    try:
+        training.load_state(state, path)
+    except (KeyError, RuntimeError, TypeError) as error:
+        raise CheckpointError(f'{path}: a damaged checkpoint ({first_line(error)}); delete it to'
+                              f' start the training over') from None
+
+
+def train_epoch(training, images, targets, clock):
+    """One pass over the training faces in a fresh random order (or the rest of the pass a
+    checkpoint stopped in), checkpointing whenever `clock` says so -> mean loss."""
+    settings, model = training.settings, training.model
+    weights = column_weights().to(settings.device)
+    total_steps = settings.epochs * training.batches_per_epoch
+    model.train()
+    if training.order is None:
+        training.order = torch.randperm(len(images), generator=training.rng).numpy()
+    starts = range(0, len(training.order), settings.batch_size)
+    for index in tqdm(range(len(starts)), desc=f'epoch {training.epoch + 1}', unit='batch',
+                      leave=False, initial=len(training.losses)):
+        if index < len(training.losses):
+            continue  # done before the checkpoint this run resumed from
+        batch = training.order[starts[index]:starts[index] + settings.batch_size]
+        step = training.epoch * training.batches_per_epoch + index
+        for group in training.optimizer.param_groups:
+            group['lr'] = learning_rate(settings, step, total_steps)
+        x = reader_input(images[batch], settings.resolution).to(settings.device)
+        with torch.autocast(torch.device(settings.device).type, dtype=torch.bfloat16, enabled=settings.bf16):
+            predicted = model(x)
+        loss = (((predicted.float() - targets[batch].to(settings.device)) ** 2) * weights).sum(1).mean()
+        training.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        training.optimizer.step()
+        training.losses.append(loss.item())
+        if clock.due():
+            save_checkpoint(training)
+            clock.reset()
+    train_loss = float(np.mean(training.losses))
+    training.order, training.losses = None, []
+    return train_loss
+
+
+def validation_summary(model, images, true_encodings):
+    """The R^2 of every read factor on the validation faces, and its summaries for the log."""
+    r2 = r_squared(true_encodings, model.encoded(images))
+    return r2, {'r2_property_min': min(r2[name] for name in PROPERTY_FACTORS),
+                'r2_identity_median': float(np.median([r2[name] for name in IDENTITY_FACTORS])),
+                'r2_identity_min': min(r2[name] for name in IDENTITY_FACTORS)}
+
+
+def train(settings):
+    """Train (or continue training) in --out-dir, holding it; returns the `Training`."""
+    return in_held_folder(settings.out_dir, lambda: train_in_folder(settings))
+
+
+def train_in_folder(settings):
+    write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
+    images, factors = cached_faces(os.path.join(settings.out_dir, 'faces'), settings.seed,
+                                   settings.n, settings.resolution, settings.block_size,
+                                   settings.workers)
+    n_train = settings.n - settings.val_n
+    encodings = encode(factors)
+    training = Training(settings, n_train)
+    training.model.set_target_scale(encodings[:n_train].mean(0), encodings[:n_train].std(0))
+    if os.path.exists(checkpoint_path(settings)):
+        resume(training, checkpoint_path(settings))
+        print(f'resumed from {checkpoint_path(settings)} in epoch {training.epoch + 1}')
+    targets = training.model.scale(torch.from_numpy(encodings)).float()
+    train_images = torch.from_numpy(images[:n_train])
+    clock = CheckpointClock(settings.checkpoint_minutes)
+    while not training.finished():
+        started = time.time()
+        train_loss = train_epoch(training, train_images, targets[:n_train], clock)
+        r2, summary = validation_summary(training.model, images[n_train:], encodings[n_train:])
+        training.epoch += 1
+        training.seconds += time.time() - started
+        training.history.append({'epoch': training.epoch, 'train_loss': round(train_loss, 6),
+                                 **{key: round(value, 5) for key, value in summary.items()},
+                                 'seconds': round(training.seconds, 1)})
+        save_checkpoint(training)
+        clock.reset()
+        write_csv(os.path.join(settings.out_dir, 'log.csv'), pd.DataFrame(training.history))
+        print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation R^2 property min'
+              f' {summary["r2_property_min"]:.3f}, identity median {summary["r2_identity_median"]:.3f}'
+              f' ({time.time() - started:.0f} s)')
+    finish(training, images[n_train:], encodings[n_train:])
+    return training
+
+
+def finish(training, val_images, val_encodings):
+    """Save the final weights and say how well they read the validation faces."""
+    settings = training.settings
+    path = os.path.join(settings.out_dir, MODEL_NAME)
+    save_world_reader(training.model, path)
+    r2, summary = validation_summary(training.model, val_images, val_encodings)
+    write_json(os.path.join(settings.out_dir, 'training.json'), {
+        'model': path, 'epochs': training.epoch, 'train_seconds': round(training.seconds, 1),
+        'n_train': settings.n - settings.val_n, 'n_val': settings.val_n,
+        'machine': machine(torch.device(settings.device)),
+        'validation_r2': {name: round(value, 5) for name, value in r2.items()}, **summary})
+    print(f'saved {path} ({training.seconds / 60:.1f} min of training); validation R^2:')
+    for name in READ_FACTORS:
+        print(f'  {name:22s} {r2[name]:.4f}')
+
+
+def parse_args(argv=None):
+    """The run's settings from the command line (flags over the defaults)."""
+    parser = new_parser(__doc__)
+    add_out_dir(parser, 'the training folder (faces, checkpoint, weights, log)', required=True)
+    parser.add_argument('--n', type=int, help='faces rendered, validation included (default 40000)')
+    parser.add_argument('--val-n', type=int, help='the last faces, kept for validation (default 1000)')
+    parser.add_argument('--resolution', type=int, help='image side the reader reads (default 64)')
+    parser.add_argument('--width', type=float, help='channel multiplier of every layer (default 1)')
+    parser.add_argument('--epochs', type=int)
+    parser.add_argument('--batch-size', type=int)
+    parser.add_argument('--lr', type=float, help='peak learning rate (default 2e-3)')
+    parser.add_argument('--warmup-fraction', type=float, help='share of the steps that warm up')
+    parser.add_argument('--bf16', action='store_true', help='bfloat16 autocast in training steps')
+    parser.add_argument('--workers', type=int, help='processes that render faces (default 2)')
+    parser.add_argument('--block-size', type=int, help='faces per cached block (default 2000)')
+    add_seed_and_device(parser)
+    add_checkpoint_minutes(parser, 'every epoch end')
+    add_debug_flag(parser)
+    return parse_settings(parser, argv, ReaderTrainingSettings)
+
+
+def main(argv=None):
+    settings = parse_args(argv)
+    run_command(lambda: train(settings), argv,
+                interrupted=f're-run the same command to continue from the last checkpoint'
+                            f' ({checkpoint_path(settings)})')
+
+
+if __name__ == '__main__':
+    main()
