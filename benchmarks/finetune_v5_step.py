@@ -2,7 +2,7 @@
 published per-image loop.
 
     python -m benchmarks.finetune_v5_step                              # world64, CPU
-    python -m benchmarks.finetune_v5_step --preset v5 --device cuda    # the published 256 px shape
+    python -m benchmarks.finetune_v5_step --architecture v5 --device cuda    # the published 256 px shape
 
 The published generator computes, inside every forward pass and for every image of the batch,
 the w average of its label from 1,000 fresh z through the mapping network, with gradients. This
@@ -29,8 +29,8 @@ from finetune_v5.pipeline import FineTuneSettings
 from finetune_v5.trainer import FineTuneV5
 from property_score_cnn import PropertyScoreCNN
 from stylegan.generator import W_AVG_SAMPLES, Generator
-from stylegan.presets import as_variant, preset
-from stylegan.property_discriminator import PropertyDiscriminator
+from stylegan.architectures import as_variant, architecture
+from finetune_v5.property_discriminator import PropertyDiscriminator
 
 
 def original_conditional_w_avg(generator, label, num_samples=W_AVG_SAMPLES):
@@ -46,7 +46,7 @@ def original_conditional_w_avg(generator, label, num_samples=W_AVG_SAMPLES):
 def make_trainer(args):
     """A FineTuneV5 trainer on random models and a random batch source of 4 batches."""
     torch.manual_seed(0)
-    generator = Generator(as_variant(preset(args.preset), 'v5'))
+    generator = Generator(as_variant(architecture(args.architecture), 'v5'))
     cnn = PropertyScoreCNN(args.cnn_width).eval().requires_grad_(False)
     discriminator = PropertyDiscriminator(args.cnn_width)
     device = torch.device(args.device)
@@ -83,7 +83,7 @@ def benchmark(args):
                                        lambda label: original_conditional_w_avg(trainer.G, label))
         time_step(trainer, start_state)  # warm-up
         times = [time_step(trainer, start_state) for _ in range(args.repeats)]
-        rows.append({'variant': variant, 'preset': args.preset, 'batch': args.batch_size,
+        rows.append({'variant': variant, 'architecture': args.architecture, 'batch': args.batch_size,
                      'cnn_width': args.cnn_width, 'median_s': round(statistics.median(times), 4),
                      'min_s': round(min(times), 4), 'repeats': args.repeats,
                      'device': device_name(trainer.device),
@@ -95,18 +95,18 @@ def benchmark(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--preset', default='world64', help='generator preset, converted to v5')
+    parser.add_argument('--architecture', default='world64', help='generator architecture, converted to v5')
     parser.add_argument('--cnn-width', type=float, default=0.25)
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', default=None,
-                        help='CSV; default outputs/benchmarks/finetune_v5_step_<preset>_<device>.csv')
+                        help='CSV; default outputs/benchmarks/finetune_v5_step_<architecture>_<device>.csv')
     args = parser.parse_args(argv)
     table = benchmark(args)
     print(table.to_string(index=False))
     out = args.out or in_repo('outputs', 'benchmarks',
-                                   f'finetune_v5_step_{args.preset}_{args.device}.csv')
+                                   f'finetune_v5_step_{args.architecture}_{args.device}.csv')
     with atomic_write(out) as tmp:
         table.to_csv(tmp, index=False)
     print(f'wrote {out}')

@@ -1,13 +1,13 @@
 """Images per second of the generator, the Property Score CNN, and both in a row.
 
-    python -m benchmarks.generator_throughput --preset world64 --batch-sizes 1 4 16 64
-    python -m benchmarks.generator_throughput --preset v6 --batch-sizes 1 4 16 \
+    python -m benchmarks.generator_throughput --architecture world64 --batch-sizes 1 4 16 64
+    python -m benchmarks.generator_throughput --architecture v6 --batch-sizes 1 4 16 \
         --out outputs/benchmarks/generator_throughput_v6.csv
 
 The models hold random weights: their speed does not depend on the values. Each measurement is a
 warm-up call followed by `--repeats` timed calls under `torch.inference_mode`; the median time per
 batch is reported, since a shared machine makes the mean chase its slowest call. The CNN is timed
-on the generator's own images, so that its resize to 256 px (for the small presets) is counted the
+on the generator's own images, so that its resize to 256 px (for the small architectures) is counted the
 way it is in the pipeline "generate, then score".
 """
 import argparse
@@ -25,8 +25,8 @@ from common.machine import device_name
 from common.paths import in_repo
 from property_score_cnn import PropertyScoreCNN, score_images
 
-# The CNN width a preset is benchmarked with unless --cnn-width says otherwise: the published
-# generators go with the published width-1 CNN, the small presets with a narrow one.
+# The CNN width an architecture is benchmarked with unless --cnn-width says otherwise: the published
+# generators go with the published width-1 CNN, the small architectures with a narrow one.
 DEFAULT_CNN_WIDTH = {name: 1.0 for name in stylegan.VARIANTS}
 SMALL_CNN_WIDTH = 0.25
 STAGES = ('generator', 'property_cnn', 'generator+cnn')
@@ -35,10 +35,10 @@ STAGES = ('generator', 'property_cnn', 'generator+cnn')
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--preset', default='world64', choices=sorted(stylegan.PRESETS))
+    parser.add_argument('--architecture', default='world64', choices=sorted(stylegan.ARCHITECTURES))
     parser.add_argument('--cnn-width', type=float, default=None,
                         help=f'Property Score CNN width (default: 1 for the published variants,'
-                             f' {SMALL_CNN_WIDTH} for the small presets)')
+                             f' {SMALL_CNN_WIDTH} for the small architectures)')
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 4, 16, 64])
     parser.add_argument('--repeats', type=int, default=5, help='timed calls per measurement')
     parser.add_argument('--devices', nargs='+', default=None,
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', default=in_repo('outputs', 'benchmarks', 'generator_throughput.csv'))
     args = parser.parse_args(argv)
     if args.cnn_width is None:
-        args.cnn_width = DEFAULT_CNN_WIDTH.get(args.preset, SMALL_CNN_WIDTH)
+        args.cnn_width = DEFAULT_CNN_WIDTH.get(args.architecture, SMALL_CNN_WIDTH)
     if args.devices is None:
         args.devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     return args
@@ -93,9 +93,9 @@ def stage_calls(generator, cnn, batch_size, device, seed):
 def benchmark_device(args, device):
     """One row per (stage, batch size) on `device`."""
     torch.manual_seed(args.seed)
-    generator = stylegan.Generator(stylegan.preset(args.preset)).eval().to(device)
+    generator = stylegan.Generator(stylegan.architecture(args.architecture)).eval().to(device)
     cnn = PropertyScoreCNN(width=args.cnn_width).eval().to(device)
-    context = dict(preset=args.preset, resolution=generator.config['resolution'],
+    context = dict(architecture=args.architecture, resolution=generator.config['resolution'],
                    cnn_width=args.cnn_width, device=device.type, device_name=device_label(device),
                    torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
                    repeats=args.repeats, date=date.today().isoformat())

@@ -15,7 +15,7 @@ import time
 import cv2
 import numpy as np
 
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from data.face_world import face_rng, render_face, sample_factors
 from segmentation.property_scores import MAP_SIZE, image_at_map_size, raw_property_scores
 

@@ -57,7 +57,7 @@ PROPERTY_SCORE_CNN = 'Property Score CNN'
 V5_DISCRIMINATOR = 'FineTune-v5 discriminator'
 KINDS = (GENERATOR, DISCRIMINATOR, PROPERTY_SCORE_CNN, V5_DISCRIMINATOR)
 _TRAINING_STATES = {
-    ('G', 'D', 'G_ema'): 'training checkpoint of stylegan.train_base (the generator is the'
+    ('G', 'D', 'G_ema'): 'training checkpoint of base_training.train (the generator is the'
                          ' generator.pth beside it)',
     ('model', 'optimizer', 'best_weights'): 'training checkpoint of property_score_cnn.train (the'
                                             ' CNN is the file given as its --out)',

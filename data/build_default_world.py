@@ -24,12 +24,12 @@ from tqdm import tqdm
 from common.cli import add_debug_flag, parse_checked, prepare_output_dir, run_command
 from common.files import atomic_write, sync_all
 from common.paths import in_repo
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from common.settings import add_out_dir
 from common.validation import check_count, check_writable_dir
 from data.face_world import face_rng, render_face, sample_factors
 from segmentation.property_scores import image_at_map_size, raw_property_scores
-from segmentation.score_table import all_scores_table, write_score_table
+from scores.table import all_scores_table, write_score_table
 
 BLOCK_SIZE = 250
 

@@ -1,10 +1,10 @@
-"""Datasets over score tables (the all_scores CSV of `segmentation.score_table`)."""
+"""Datasets over score tables (the all_scores CSV of `scores.table`)."""
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from scores.table import SCORE_COLUMNS, read_score_table
 
 IMAGE_SIZE = 256
 

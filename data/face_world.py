@@ -34,7 +34,7 @@ import pandas as pd
 IMAGE_SIZE = 256
 LABEL_SIZE = 224
 
-# The score each controlled factor drives (common.properties.PROPERTY_NAMES).
+# The score each controlled factor drives (scores.properties.PROPERTY_NAMES).
 SCORE_OF_FACTOR = {'eye_openness': 'eyes', 'mouth_openness': 'mouth', 'head_turn': 'pose',
                    'hair_lightness': 'hair_color', 'hair_reach': 'hair_length',
                    'background_brightness': 'background_mean', 'background_texture': 'background_std'}

@@ -1,14 +1,14 @@
 """The published evaluation of FineTune-v5: every corner of the label cube below, 10 fixed z each,
 rendered with conditional truncation and scored by the frozen Property Score CNN; correlation and
 mean absolute error between asked-for and measured value, per property, and each property's
-leakage into the other six scores (`common/leakage.py`)."""
+leakage into the other six scores (`scores/leakage.py`)."""
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from common.images import to_uint8
-from common.leakage import leakage
-from common.properties import CORE_COLUMNS, CORE_PROPERTIES
+from scores.leakage import leakage
+from scores.properties import CORE_COLUMNS, CORE_PROPERTIES
 from property_score_cnn.model import score_images
 
 EVAL_LABELS = tuple((eyes, mouth, pose) for eyes in (-1.6, 1.6) for mouth in (-1.2, 1.6)
@@ -56,7 +56,7 @@ def score_spread(generator, cnn, labels, samples, seed):
 
 def agreement(labels, all_scores, score_std):
     """Per property: Pearson correlation and mean absolute error of measured vs asked-for, and
-    leakage (`common/leakage.py`, scores in units of `score_std` [7]): per fixed z, over its face
+    leakage (`scores/leakage.py`, scores in units of `score_std` [7]): per fixed z, over its face
     at each of the label corners, then the median over the z, as VectorFind takes the median of
     its codes' leakage; `labels` and `all_scores` in `evaluation_batch`'s order."""
     scores = all_scores[:, CORE_COLUMNS]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from finetune_v5.evaluation import render
 from stylegan import load_generator
 

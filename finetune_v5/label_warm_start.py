@@ -22,10 +22,15 @@ properties in z: attributes of a GAN's latent space are close to linear (InterFa
 
 The label then starts as a control that is already right to first order, and the fine-tuning
 (property loss, discriminator) has to correct only what the linear picture misses.
+
+This module is the one place where FineTune-v5 uses VectorFind: the warm start is VectorFind's
+least-squares fit in z (and its way of drawing and scoring codes), applied to the label columns,
+so it calls that fit rather than keeping a second one. Nothing else of FineTune-v5 imports
+`vectorfind`, and nothing of `vectorfind` imports FineTune-v5 (tests/test_layout.py).
 """
 import torch
 
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from stylegan.generator import PixelNorm
 from vectorfind.latents import draw_codes, render_and_score
 from vectorfind.least_squares import conditional_moves, fit_property_directions, hold_targets

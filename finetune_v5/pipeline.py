@@ -58,8 +58,8 @@ from common.cli import add_debug_flag, run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
 from common.paths import in_repo
-from common.leakage import stored_spread
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.leakage import stored_spread
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.run_lock import data_parallel_training
 from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
                              default_device, new_parser, parse_settings, preset_value)
@@ -72,9 +72,9 @@ from finetune_v5.label_warm_start import warm_start_label
 from finetune_v5.trainer import FineTuneV5
 from property_score_cnn.model import load_property_score_cnn
 from property_score_cnn.scoring import cnn_score_table, load_table_views
-from segmentation.score_table import read_score_table
+from scores.table import read_score_table
 from stylegan.loading import convert_v1_to_v5, load_generator, save_generator
-from stylegan.property_discriminator import (PropertyDiscriminator, init_from_property_score_cnn,
+from finetune_v5.property_discriminator import (PropertyDiscriminator, init_from_property_score_cnn,
                                              save_property_discriminator)
 
 

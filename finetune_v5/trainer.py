@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from common import distributed
 from common.images import jitter
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from common.settings import as_record
 from finetune_v5.evaluation import EVAL_Z_PER_LABEL, agreement, measure
 from property_score_cnn.model import as_model_input

@@ -16,7 +16,7 @@ import pandas as pd
 
 from common.cli import add_debug_flag, parse_checked, prepare_output_file, run_command
 from common.files import write_json
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from common.validation import InputError, check_count, check_writable_file
 from data.face_world import render_faces
 from data.factor_scores import factor_coupling, raw_scores_of_faces

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from common.checkpoints import (PROPERTY_SCORE_CNN, CheckpointError, describe, load_into,
                                 read_checkpoint, save_checkpoint)
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 
 IMAGE_SIZE = 256
 

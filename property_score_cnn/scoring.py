@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from common import distributed
 from property_score_cnn.model import IMAGE_SIZE, score_images
-from segmentation.score_table import DECIMALS, SCORE_COLUMNS, read_score_table, write_score_table
+from scores.table import DECIMALS, SCORE_COLUMNS, read_score_table, write_score_table
 
 # Images decoded per call of `cnn_view` while loading: bounds the float copy it makes.
 LOAD_CHUNK = 256

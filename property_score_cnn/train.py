@@ -36,14 +36,14 @@ from common.images import jitter
 from common.machine import machine
 from common.settings import (add_checkpoint_minutes, add_seed_and_device, as_record,
                              default_device, new_parser, parse_settings)
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
                                check_positive)
 from property_score_cnn.model import (PropertyScoreCNN, as_model_input, save_property_score_cnn,
                                       score_images)
 from property_score_cnn.scoring import (check_resolution, cnn_score_table, load_table_views,
                                         pearson_per_column)
-from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from scores.table import SCORE_COLUMNS, read_score_table
 
 CNN_TABLE_NAME = 'all_scores_v2_cnn.csv'
 # Arguments a checkpoint must agree with to be resumed; the others (epochs, patience, time

@@ -26,7 +26,7 @@ _RIGHT_EYE_COLS = slice(MAP_SIZE // 4, MAP_SIZE)
 
 
 def raw_property_scores(label_map, image):
-    """The seven raw scores of one face, keyed as in `common.properties.PROPERTY_NAMES`.
+    """The seven raw scores of one face, keyed as in `scores.properties.PROPERTY_NAMES`.
 
     label_map: [224, 224] integer array in the 11 classes above.
     image: [224, 224, 3] uint8 BGR image the map was parsed from (cv2's channel order).

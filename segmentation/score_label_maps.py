@@ -18,10 +18,10 @@ from tqdm import tqdm
 
 from common.cli import add_debug_flag, parse_checked, prepare_output_file, run_command
 from common.files import atomic_write
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from common.validation import check_choice, check_dir, check_writable_file
 from segmentation.property_scores import MAP_SIZE, image_at_map_size, raw_property_scores
-from segmentation.score_table import all_scores_table, write_score_table
+from scores.table import all_scores_table, write_score_table
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
 

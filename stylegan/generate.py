@@ -23,7 +23,7 @@ from common.settings import default_device
 from common.validation import check_count, check_device, check_finite, check_writable_dir
 from stylegan.latent_codes import random_latent_codes, read_latent_codes
 from stylegan.loading import load_generator
-from stylegan.presets import PRESETS
+from stylegan.architectures import ARCHITECTURES
 
 
 @torch.no_grad()
@@ -76,8 +76,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--generator', required=True, help='generator checkpoint (.pth)')
-    parser.add_argument('--variant', required=True, choices=sorted(PRESETS),
-                        help='v1, v5, v6 (how a published file is read) or a preset name')
+    parser.add_argument('--variant', required=True, choices=sorted(ARCHITECTURES),
+                        help='v1, v5, v6 (how a published file is read) or an architecture name')
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument('--latents', help='CSV of latent codes, one per row: z then label')
     source.add_argument('--num', type=int, help='number of random latent codes (at least 1)')

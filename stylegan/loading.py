@@ -1,7 +1,7 @@
 """Loading, saving and converting generators.
 
 A published Oh-LoRA generator is a raw state dict: its variant (v1, v5 or v6) says its shape. A
-file saved here carries its configuration, so a small preset loads without being told its widths.
+file saved here carries its configuration, so a small architecture loads without being told its widths.
 The conversions are the ones the original scripts make before VectorFind-v6 and FineTune-v5.
 """
 import torch
@@ -9,16 +9,16 @@ import torch
 from common.checkpoints import (GENERATOR, CheckpointError, describe, load_into, read_checkpoint,
                                 save_checkpoint)
 from stylegan.generator import Generator
-from stylegan.presets import PRESETS, VARIANTS, as_variant, preset
+from stylegan.architectures import ARCHITECTURES, VARIANTS, as_variant, architecture
 
 
 def _config_for(stored_config, variant, where):
     if stored_config is None:
-        if variant not in PRESETS:
-            raise KeyError(f'unknown variant or preset {variant!r};'
-                           f' expected one of {VARIANTS} or {sorted(set(PRESETS) - set(VARIANTS))}')
-        return preset(variant)
-    missing = sorted(set(PRESETS['v1']) - {'label_mode', 'label_dim', 'conditional_truncation'}
+        if variant not in ARCHITECTURES:
+            raise KeyError(f'unknown variant or architecture {variant!r};'
+                           f' expected one of {VARIANTS} or {sorted(set(ARCHITECTURES) - set(VARIANTS))}')
+        return architecture(variant)
+    missing = sorted(set(ARCHITECTURES['v1']) - {'label_mode', 'label_dim', 'conditional_truncation'}
                      - set(stored_config))
     if missing:
         raise CheckpointError(f'{where}: not a {GENERATOR} checkpoint: its stored configuration'
@@ -30,7 +30,7 @@ def _config_for(stored_config, variant, where):
 def load_generator(source, variant):
     """A generator in eval mode from a file path or a state dict.
 
-    `variant` is "v1", "v5", "v6" or a preset name. A published raw state dict is read as that
+    `variant` is "v1", "v5", "v6" or an architecture name. A published raw state dict is read as that
     variant of the 256 px Oh-LoRA StyleGAN; a checkpoint that does not fit fails naming the first
     key that differs and both shapes.
     """

@@ -2,7 +2,7 @@
 that what a change of the generator's input does to them can be predicted."""
 import torch
 
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 
 
 class LinearScores(torch.nn.Module):

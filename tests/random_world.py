@@ -4,8 +4,8 @@ import os
 import numpy as np
 from PIL import Image
 
-from common.properties import PROPERTY_NAMES
-from segmentation.score_table import all_scores_table, write_score_table
+from scores.properties import PROPERTY_NAMES
+from scores.table import all_scores_table, write_score_table
 
 
 def write_random_world(root, n=24, size=32, table_name='all_scores_v2.csv', seed=0):

@@ -20,13 +20,13 @@ import data.contact_sheet
 import property_score_cnn.evaluate
 import property_score_cnn.train
 import segmentation.score_label_maps
-import stylegan.evaluate_base
+import base_training.evaluate
 import stylegan.generate
-import stylegan.train_base
+import base_training.train
 from common.paths import REPO
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from stylegan import Generator, convert_v1_to_v6, architecture, save_generator
 
 CUDA = torch.cuda.is_available()
 
@@ -36,8 +36,8 @@ def files(tmp_path_factory):
     """Tiny good files and every kind of bad one, made once."""
     root = tmp_path_factory.mktemp('inputs')
     torch.manual_seed(0)
-    save_generator(Generator(preset('tiny')), root / 'g1.pth')
-    save_generator(convert_v1_to_v6(Generator(preset('tiny'))), root / 'g6.pth')
+    save_generator(Generator(architecture('tiny')), root / 'g1.pth')
+    save_generator(convert_v1_to_v6(Generator(architecture('tiny'))), root / 'g6.pth')
     save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
     (root / 'empty.pth').write_bytes(b'')
     whole = (root / 'g6.pth').read_bytes()
@@ -78,7 +78,7 @@ def generate(f, *extra):
 
 
 def train_base(f, *extra):
-    return ['--data', str(f / 'world'), '--preset', 'tiny', '--out-dir', str(f / 'base_run'),
+    return ['--data', str(f / 'world'), '--architecture', 'tiny', '--out-dir', str(f / 'base_run'),
             '--steps', '1', '--batch-size', '2', '--device', 'cpu', *extra]
 
 
@@ -114,8 +114,8 @@ def truncate_block(root):
     return ['--n', '2', '--workers', '1', '--out-dir', str(root / 'w')]
 
 
-GENERATE, TRAIN_BASE = stylegan.generate.main, stylegan.train_base.main
-EVALUATE_BASE, TRAIN_CNN = stylegan.evaluate_base.main, property_score_cnn.train.main
+GENERATE, TRAIN_BASE = stylegan.generate.main, base_training.train.main
+EVALUATE_BASE, TRAIN_CNN = base_training.evaluate.main, property_score_cnn.train.main
 EVALUATE_CNN, SCORE_MAPS = property_score_cnn.evaluate.main, segmentation.score_label_maps.main
 BUILD_WORLD, CONTACT_SHEET = data.build_default_world.main, data.contact_sheet.main
 
@@ -162,12 +162,12 @@ CASES = [
      ['text_cell.csv', "row 2, column '4'", "'abc'", 'not a number']),
     ('generate missing latents', GENERATE, lambda f, t: generate(f, '--latents', str(f / 'gone.csv')), 1,
      ['gone.csv', 'not found']),
-    # python -m stylegan.train_base
+    # python -m base_training.train
     ('train_base batch 0', TRAIN_BASE, lambda f, t: train_base(f, '--batch-size', '0'), 2, ['--batch-size', 'at least 1']),
     ('train_base steps -3', TRAIN_BASE, lambda f, t: train_base(f, '--steps', '-3'), 2, ['--steps', 'got -3']),
     ('train_base steps 0', TRAIN_BASE, lambda f, t: train_base(f, '--steps', '0'), 2, ['--steps', '--init-generator']),
-    ('train_base unknown preset', TRAIN_BASE, lambda f, t: train_base(f, '--preset', 'foo'), 2,
-     ["--preset 'foo'", 'tiny', 'world64']),
+    ('train_base unknown architecture', TRAIN_BASE, lambda f, t: train_base(f, '--architecture', 'foo'), 2,
+     ["--architecture 'foo'", 'tiny', 'world64']),
     ('train_base lr 0', TRAIN_BASE, lambda f, t: train_base(f, '--lr', '0'), 2, ['--lr', 'above 0']),
     ('train_base lr nan', TRAIN_BASE, lambda f, t: train_base(f, '--lr', 'nan'), 2, ['--lr', 'finite']),
     ('train_base label dropout 2', TRAIN_BASE, lambda f, t: train_base(f, '--label-dropout', '2'), 2, ['--label-dropout']),
@@ -189,7 +189,7 @@ CASES = [
      lambda f, t: (os.makedirs(t / 'run'), (t / 'run' / 'checkpoint.pth').write_bytes(b''),
                    train_base(f, '--out-dir', str(t / 'run')))[-1], 1,
      ['checkpoint.pth', 'empty', 'delete it']),
-    # python -m stylegan.evaluate_base
+    # python -m base_training.evaluate
     ('evaluate_base n 0', EVALUATE_BASE, lambda f, t: evaluate_base(f, '--n', '0'), 2, ['--n', 'at least 2']),
     ('evaluate_base device foo', EVALUATE_BASE, lambda f, t: evaluate_base(f, '--device', 'foo'), 2, ["--device 'foo'"]),
     ('evaluate_base out is a folder', EVALUATE_BASE, lambda f, t: evaluate_base(f, '--out', str(t)), 2,
@@ -338,12 +338,12 @@ def _run(module, *argv):
     ('stylegan.generate', lambda f, t: generate(f, '--num', '2', '--trunc-psi', 'nan'), 2, '--trunc-psi'),
     ('stylegan.generate', lambda f, t: generate(f, '--num', '2', '--generator', str(f / 'cnn.pth')), 1,
      'holds a Property Score CNN'),
-    ('stylegan.train_base', lambda f, t: train_base(f, '--preset', 'foo'), 2, "--preset 'foo'"),
+    ('base_training.train', lambda f, t: train_base(f, '--architecture', 'foo'), 2, "--architecture 'foo'"),
     ('segmentation.score_label_maps',
      lambda f, t: label_maps(t, lambda m, i: cv2.imwrite(str(m / '001.png'), np.zeros((224, 224, 3), np.uint8))),
      1, 'single-channel'),
     ('data.build_default_world', lambda f, t: world(f, '--n', '0'), 2, '--n must be at least 2'),
-], ids=['generate psi nan', 'generate CNN file', 'train_base preset', 'score maps RGB', 'world n 0'])
+], ids=['generate psi nan', 'generate CNN file', 'train_base architecture', 'score maps RGB', 'world n 0'])
 def test_commands_fail_in_one_line_end_to_end(files, tmp_path, module, argv, status, expected):
     result = _run(module, *argv(files, tmp_path))
     assert result.returncode == status, result.stderr

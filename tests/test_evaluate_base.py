@@ -7,8 +7,8 @@ import torch
 
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from stylegan import Generator, preset, save_generator
-from stylegan.evaluate_base import coverage, main
+from stylegan import Generator, architecture, save_generator
+from base_training.evaluate import coverage, main
 
 
 def test_coverage_is_the_share_of_the_data_range_inside_the_samples_range():
@@ -23,7 +23,7 @@ def test_coverage_is_the_share_of_the_data_range_inside_the_samples_range():
 def tiny_models(tmp_path_factory):
     root = tmp_path_factory.mktemp('models')
     torch.manual_seed(0)
-    save_generator(Generator(preset('tiny')), root / 'generator.pth')
+    save_generator(Generator(architecture('tiny')), root / 'generator.pth')
     save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
     write_random_world(root / 'world', n=30)
     return root

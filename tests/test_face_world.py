@@ -8,7 +8,7 @@ from data.build_default_world import build_world
 from data.datasets import ScoreTableDataset
 from data.face_world import SCORE_OF_FACTOR, face_rng, render, render_face, render_faces, sample_factors
 from data.factor_scores import factor_score_spearman
-from segmentation.score_table import SCORE_COLUMNS, TABLE_COLUMNS
+from scores.table import SCORE_COLUMNS, TABLE_COLUMNS
 
 # The thresholds over 2,000 faces, loosened a little for a 300-face sample.
 MIN_SPEARMAN = {'eye_openness': 0.94, 'mouth_openness': 0.94, 'head_turn': 0.94,

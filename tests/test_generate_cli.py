@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from stylegan import Generator, convert_v1_to_v6, architecture, save_generator
 from common.images import contact_sheet, to_uint8
 from stylegan.generate import main
 
@@ -16,7 +16,7 @@ CODE_DIM = 515  # VectorFind-v6: z (512) then the 3-dim label
 def saved_generator(tmp_path_factory):
     """A small v6 generator and the file it was saved to."""
     torch.manual_seed(0)
-    generator = convert_v1_to_v6(Generator(preset('tiny')))
+    generator = convert_v1_to_v6(Generator(architecture('tiny')))
     path = tmp_path_factory.mktemp('models') / 'generator.pth'
     save_generator(generator, path)
     return generator, path

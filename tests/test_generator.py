@@ -7,7 +7,7 @@ import torch
 
 from common.checkpoints import CheckpointError
 from common.parity_weights import parity_state_dict
-from stylegan import (Generator, convert_v1_to_v5, convert_v1_to_v6, load_generator, preset,
+from stylegan import (Generator, convert_v1_to_v5, convert_v1_to_v6, load_generator, architecture,
                       save_generator)
 from stylegan.generator import W_AVG_SAMPLES, W_AVG_SEED
 
@@ -64,7 +64,7 @@ def test_truncation_pulls_first_layers_towards_w_avg(reference, parity_generator
 @pytest.fixture
 def tiny():
     torch.manual_seed(0)
-    return Generator(preset('tiny')).eval()
+    return Generator(architecture('tiny')).eval()
 
 
 def test_conditional_truncation_uses_each_labels_own_w_avg(tiny):
@@ -166,4 +166,4 @@ def test_bad_inputs_say_what_shape_was_expected(tiny):
 @pytest.mark.parametrize('variant', ['v1', 'v6', 'v5'])
 def test_state_dict_keys_come_in_the_published_order(variant):
     # The order decides which key a shape-mismatch message names first.
-    assert list(Generator(preset(variant)).state_dict()) == list(parity_state_dict(PUBLISHED[variant]))
+    assert list(Generator(architecture(variant)).state_dict()) == list(parity_state_dict(PUBLISHED[variant]))

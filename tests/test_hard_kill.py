@@ -134,7 +134,7 @@ def test_sigkill_while_fine_tuning(finetune_inputs, tmp_path):
 
 
 def train_base(world, out_dir):
-    return ['--data', str(world), '--preset', 'tiny', '--out-dir', str(out_dir), '--steps', '5',
+    return ['--data', str(world), '--architecture', 'tiny', '--out-dir', str(out_dir), '--steps', '5',
             '--batch-size', '4', '--log-every', '1', '--sample-every', '2', '--checkpoint-every', '100',
             '--checkpoint-minutes', '1e-9', '--device', 'cpu']
 
@@ -142,10 +142,10 @@ def train_base(world, out_dir):
 def test_sigkill_while_training_the_base_generator(tmp_path):
     world = write_random_world(tmp_path / 'world')
     straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
-    run(['-m', 'stylegan.train_base', *train_base(world, straight)])
-    killed_at('stylegan.train_base:BaseTrainer.train_step', 4, 'stylegan.train_base', train_base(world, resumed))
+    run(['-m', 'base_training.train', *train_base(world, straight)])
+    killed_at('base_training.train:BaseTrainer.train_step', 4, 'base_training.train', train_base(world, resumed))
     assert list(pd.read_csv(resumed / 'train_log.csv').step) == [1, 2, 3]
-    run(['-m', 'stylegan.train_base', *train_base(world, resumed)])
+    run(['-m', 'base_training.train', *train_base(world, resumed)])
     columns = [c for c in pd.read_csv(straight / 'train_log.csv').columns if c != 'seconds']
     log = pd.read_csv(resumed / 'train_log.csv')
     assert list(log.step) == [1, 2, 3, 4, 5]

@@ -6,7 +6,7 @@ import torch
 
 import stylegan
 from property_score_cnn import PropertyScoreCNN
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from linear_scores import LinearScores
 from finetune_v5.label_warm_start import label_columns, warm_start_label
 
@@ -26,7 +26,7 @@ def test_label_columns_act_as_the_move_of_z():
 
 def test_warm_start_makes_the_label_move_its_property():
     torch.manual_seed(0)
-    generator = stylegan.convert_v1_to_v5(stylegan.Generator(stylegan.preset('tiny')), seed=0)
+    generator = stylegan.convert_v1_to_v5(stylegan.Generator(stylegan.architecture('tiny')), seed=0)
     cnn = LinearScores(3 * 16 * 16)
     z_before = generator.mapping.dense0.weight[:, :512].clone()
     r2 = warm_start_label(generator, cnn, 4000, seed=0, device='cpu')
@@ -47,6 +47,6 @@ def test_warm_start_makes_the_label_move_its_property():
 
 
 def test_warm_start_is_for_v5_generators():
-    generator = stylegan.convert_v1_to_v6(stylegan.Generator(stylegan.preset('tiny')))
+    generator = stylegan.convert_v1_to_v6(stylegan.Generator(stylegan.architecture('tiny')))
     with pytest.raises(ValueError, match='for a v5 generator'):
         warm_start_label(generator, PropertyScoreCNN(width=0.125), 600, seed=0, device='cpu')

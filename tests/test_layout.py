@@ -6,8 +6,8 @@ import fnmatch
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ('common', 'data', 'segmentation', 'property_score_cnn', 'stylegan', 'vectorfind',
-            'finetune_v5')
+PACKAGES = ('common', 'scores', 'data', 'segmentation', 'property_score_cnn', 'stylegan', 'base_training',
+            'vectorfind', 'finetune_v5')
 LIBRARY = PACKAGES + ('benchmarks',)
 NOT_LIBRARY = {'tests', 'run_stylegan_vectorfind_v6', 'run_stylegan_finetune_v5', 'linear_scores',
                'random_world'}
@@ -65,6 +65,26 @@ def test_packages_import_each_other_without_a_cycle():
     assert graph['common'] == set(), 'common/ is the bottom layer'
 
 
+def test_the_generator_package_holds_models_only():
+    """The most reused model sits low: it knows nothing of scores, the world or any training."""
+    assert package_graph()['stylegan'] <= {'common'}
+
+
+def test_the_two_jobs_stay_apart():
+    """VectorFind and FineTune-v5 are two methods over the same models; the one arrow between
+    them is FineTune-v5's label warm start, which is VectorFind's least-squares fit (its docstring
+    says why)."""
+    assert 'finetune_v5' not in package_graph()['vectorfind']
+    importers = {os.path.relpath(path, REPO) for path in python_files('finetune_v5')
+                 if any(module.split('.')[0] == 'vectorfind' for module in imported_modules(path))}
+    assert importers == {os.path.join('finetune_v5', 'label_warm_start.py')}
+
+
+def test_common_holds_infrastructure_only():
+    """No property vocabulary in common/: the names, the score table and leakage live in scores/."""
+    assert package_graph()['scores'] <= {'common'}
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == ['a', 'b', 'c', 'a']
 
@@ -77,7 +97,7 @@ def test_library_code_never_imports_tests_or_run_scripts():
 
 
 def test_property_names_are_written_once():
-    """A tuple of property-name strings naming both eyes and pose stands only in common/properties.py."""
+    """A tuple of property-name strings naming both eyes and pose stands only in scores/properties.py."""
     places = []
     for folder in LIBRARY:
         for path in python_files(folder):
@@ -86,7 +106,7 @@ def test_property_names_are_written_once():
                     values = {e.value for e in node.elts}
                     if {'eyes', 'pose'} <= values:
                         places.append(os.path.relpath(path, REPO))
-    assert set(places) == {os.path.join('common', 'properties.py')}
+    assert set(places) == {os.path.join('scores', 'properties.py')}
 
 
 def test_no_library_module_is_collected_as_a_test():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from common.leakage import leakage, score_changes
-from common.properties import PROPERTY_NAMES
+from scores.leakage import leakage, score_changes
+from scores.properties import PROPERTY_NAMES
 from vectorfind.generation_testing import weight_grid
 
 STD = np.array([1.0, 2.0, 1.0, 1.0, 0.5, 1.0, 1.0])

@@ -4,7 +4,7 @@ a group too noisy for its own fit borrows the fit over all samples."""
 import numpy as np
 import pytest
 
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from vectorfind.directions import least_squares_directions
 from vectorfind.groups import ALL_SAMPLES, property_column
 from vectorfind.least_squares import LeastSquares, conditional_moves, fit_property_directions

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from property_score_cnn import PropertyScoreCNN
-from stylegan import Generator, convert_v1_to_v6, preset
+from stylegan import Generator, convert_v1_to_v6, architecture
 from vectorfind.generation_testing import GRID_RANGES
 from vectorfind import local_hold
 from vectorfind.local_hold import POINTS, REACH, held_locally, score_jacobian
@@ -19,7 +19,7 @@ SPACES = [LatentSpace('z'), LatentSpace('w', {'pose': (0, 2)})]
 @pytest.fixture(scope='module')
 def models():
     torch.manual_seed(0)
-    generator = convert_v1_to_v6(Generator(preset('tiny'))).eval().double()
+    generator = convert_v1_to_v6(Generator(architecture('tiny'))).eval().double()
     return generator, PropertyScoreCNN(width=0.125).eval().double()
 
 

@@ -6,10 +6,10 @@ import torch
 
 from common.checkpoints import CheckpointError
 from common.parity_weights import parity_state_dict
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from property_score_cnn import (PropertyScoreCNN, load_property_score_cnn, save_property_score_cnn,
                                 score_images)
-from stylegan.property_discriminator import (PropertyDiscriminator, init_from_property_score_cnn,
+from finetune_v5.property_discriminator import (PropertyDiscriminator, init_from_property_score_cnn,
                                              load_property_discriminator)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')

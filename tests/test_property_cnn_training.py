@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from data.build_default_world import build_world
 import property_score_cnn.train as cnn_training
 from property_score_cnn import load_property_score_cnn
 from property_score_cnn.evaluate import evaluate
 from property_score_cnn.scoring import cnn_view
 from property_score_cnn.train import CNN_TABLE_NAME, main, parse_args, train
-from segmentation.score_table import TABLE_COLUMNS, read_score_table
+from scores.table import TABLE_COLUMNS, read_score_table
 
 
 @pytest.fixture(scope='module')

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from segmentation import raw_property_scores
 from segmentation.property_scores import MAP_SIZE
 from segmentation.score_label_maps import CELEBAMASK19_TO_11, score_label_maps
-from segmentation.score_table import (SCORE_COLUMNS, TABLE_COLUMNS, all_scores_table, normalise_scores,
+from scores.table import (SCORE_COLUMNS, TABLE_COLUMNS, all_scores_table, normalise_scores,
                                       read_score_table, write_score_table)
 
 GOLDEN = os.path.join(os.path.dirname(__file__), 'fixtures', 'property_scores_golden.npz')

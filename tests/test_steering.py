@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from common.images import to_uint8
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from finetune_v5.inspection import FineTuneRun, training_log
-from stylegan import Generator, preset
+from stylegan import Generator, architecture
 from vectorfind.directions import load_direction, vector_path
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import GRID_RANGES, score_code_edits, weight_grid
@@ -156,9 +156,9 @@ def test_published_shapes_render_at_their_own_size():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     directions = {(prop, 'all'): rng.standard_normal(515).astype(np.float32) for prop in CORE_PROPERTIES}
-    face = Steering(Generator(preset('v6')), directions).render(rng.standard_normal(515), eyes=1.0)
+    face = Steering(Generator(architecture('v6')), directions).render(rng.standard_normal(515), eyes=1.0)
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
-    face = FineTuneRun(Generator(preset('v5'))).render([1.6, -1.2, 0.0], psi=0.5)
+    face = FineTuneRun(Generator(architecture('v5'))).render([1.6, -1.2, 0.0], psi=0.5)
     assert face.shape == (256, 256, 3) and face.dtype == np.uint8
 
 

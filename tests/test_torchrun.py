@@ -23,7 +23,7 @@ from finetune_v5 import pipeline as finetune_v5
 from patched import fixed_noise, mouth_decides, one_sample_set
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from stylegan import Generator, preset, save_generator, train_base
+from stylegan import Generator, architecture, save_generator, train_base
 from tiny_models import write_tiny_models
 from vectorfind import pipeline as vectorfind
 
@@ -125,11 +125,11 @@ def test_train_base_on_two_processes_follows_one_and_resumes_on_one(tmp_path, mo
     world = write_random_world(tmp_path / 'world')
 
     def arguments(out_dir, steps):
-        return ['--data', str(world), '--preset', 'tiny', '--steps', str(steps), '--batch-size', '8',
+        return ['--data', str(world), '--architecture', 'tiny', '--steps', str(steps), '--batch-size', '8',
                 '--log-every', '1', '--sample-every', '100', '--checkpoint-every', '100',
                 '--device', 'cpu', '--out-dir', str(out_dir)]
 
-    torchrun(PATCHED, 'fixed-noise', 'stylegan.train_base', *arguments(tmp_path / 'two', 3))
+    torchrun(PATCHED, 'fixed-noise', 'base_training.train', *arguments(tmp_path / 'two', 3))
     fixed_noise(monkeypatch.setattr)
     train_base.main(arguments(tmp_path / 'one', 4))
     train_base.main(arguments(tmp_path / 'two', 4))
@@ -143,7 +143,7 @@ def test_finetune_v5_on_two_processes_follows_one(tmp_path, monkeypatch):
     on the losses of the whole batch."""
     root = write_random_world(tmp_path, size=256, table_name='scores.csv')
     torch.manual_seed(0)
-    save_generator(Generator(preset('tiny')), root / 'base.pth')
+    save_generator(Generator(architecture('tiny')), root / 'base.pth')
     save_property_score_cnn(PropertyScoreCNN(width=0.0625), root / 'cnn.pth')  # its evaluations are most of the time
 
     def arguments(out_dir):

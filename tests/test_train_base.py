@@ -8,9 +8,9 @@ import torch
 from common.checkpoints import CheckpointError
 from common.parity_weights import parity_state_dict
 from random_world import write_random_world
-from stylegan import Generator, load_generator, preset, save_generator
+from stylegan import Generator, load_generator, architecture, save_generator
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
-from stylegan.train_base import LOG_COLUMNS, discriminator_config, parse_args, train
+from base_training.train import LOG_COLUMNS, discriminator_config, parse_args, train
 
 
 @pytest.fixture(scope='module')
@@ -19,7 +19,7 @@ def tiny_world(tmp_path_factory):
 
 
 def run(world, out, steps, *extra):
-    return train(parse_args(['--data', str(world), '--preset', 'tiny', '--out', str(out),
+    return train(parse_args(['--data', str(world), '--architecture', 'tiny', '--out', str(out),
                              '--steps', str(steps), '--batch-size', '4', '--log-every', '1',
                              '--sample-every', '2', '--checkpoint-every', '100', '--device', 'cpu',
                              *extra]))
@@ -66,8 +66,8 @@ def test_a_new_run_can_start_from_a_trained_generator(tiny_world, tmp_path):
     with pytest.raises(SystemExit):
         parse_args(['--data', str(tiny_world), '--out', str(tmp_path / 'x'),
                     '--init-discriminator', str(tmp_path / 'first' / 'discriminator.pth')])
-    save_generator(Generator(preset('world64')), tmp_path / 'other.pth')
-    with pytest.raises(ValueError, match="another configuration than --preset tiny"):
+    save_generator(Generator(architecture('world64')), tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match="another configuration than --architecture tiny"):
         run(tiny_world, tmp_path / 'third', 0, '--init-generator', str(tmp_path / 'other.pth'))
 
 
@@ -79,7 +79,7 @@ def test_missing_table_is_a_clear_error(tmp_path):
 def test_discriminator_files_load_published_and_own_layouts(tmp_path):
     published = load_discriminator(parity_state_dict('stylegan_dis_fine_tuned_v1.pth'))
     assert published.resolution == 256 and published.label_dim == 7
-    critic = Discriminator(discriminator_config(preset('tiny')))
+    critic = Discriminator(discriminator_config(architecture('tiny')))
     save_discriminator(critic, tmp_path / 'd.pth')
     loaded = load_discriminator(tmp_path / 'd.pth')
     assert loaded.config == critic.config
@@ -89,10 +89,10 @@ def test_discriminator_files_load_published_and_own_layouts(tmp_path):
         load_discriminator(parity_state_dict('stylegan_dis_fine_tuned_v5.pth'))
 
 
-def test_a_discriminator_of_another_preset_is_refused(tiny_world, tmp_path):
+def test_a_discriminator_of_another_architecture_is_refused(tiny_world, tmp_path):
     run(tiny_world, tmp_path / 'first', 1)
-    save_discriminator(Discriminator(discriminator_config(preset('world64'))), tmp_path / 'other.pth')
-    with pytest.raises(ValueError, match='a discriminator of another configuration than --preset tiny'):
+    save_discriminator(Discriminator(discriminator_config(architecture('world64'))), tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match='a discriminator of another configuration than --architecture tiny'):
         run(tiny_world, tmp_path / 'second', 0, '--init-generator', str(tmp_path / 'first' / 'generator.pth'),
             '--init-discriminator', str(tmp_path / 'other.pth'))
 

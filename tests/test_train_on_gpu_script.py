@@ -12,7 +12,7 @@ from stylegan import load_generator
 from stylegan.discriminator import load_discriminator
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, 'stylegan', 'train_base_on_gpu.sh')
+SCRIPT = os.path.join(REPO, 'base_training', 'train_on_gpu.sh')
 
 
 @pytest.mark.parametrize('init', ['', 'models/default'], ids=['from_scratch', 'continue_committed_pair'])

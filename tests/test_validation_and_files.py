@@ -21,12 +21,12 @@ from common.validation import (InputError, check_count, check_device, check_fini
                                check_fraction, check_positive, check_writable_dir,
                                check_writable_file)
 from property_score_cnn import PropertyScoreCNN, load_property_score_cnn, save_property_score_cnn
-from stylegan import Generator, load_generator, preset, save_generator
+from stylegan import Generator, load_generator, architecture, save_generator
 from stylegan.discriminator import Discriminator, save_discriminator
 from stylegan.latent_codes import read_latent_codes
-from stylegan.property_discriminator import PropertyDiscriminator, load_property_discriminator
-from stylegan.train_base import BaseTrainingSettings, discriminator_config
-from segmentation.score_table import read_score_table
+from finetune_v5.property_discriminator import PropertyDiscriminator, load_property_discriminator
+from base_training.train import BaseTrainingSettings, discriminator_config
+from scores.table import read_score_table
 
 
 # ---- validators ------------------------------------------------------------------------------
@@ -96,8 +96,8 @@ def test_writable_dir_and_file_checks(tmp_path, monkeypatch):
 def test_settings_validate_on_construction():
     with pytest.raises(InputError, match='--batch-size must be at least 1'):
         BaseTrainingSettings(data='-', out_dir='-', batch_size=0, device='cpu')
-    with pytest.raises(InputError, match=r"--preset 'foo' is unknown; expected one of .*tiny"):
-        BaseTrainingSettings(data='-', out_dir='-', preset='foo', device='cpu')
+    with pytest.raises(InputError, match=r"--architecture 'foo' is unknown; expected one of .*tiny"):
+        BaseTrainingSettings(data='-', out_dir='-', architecture='foo', device='cpu')
     with pytest.raises(InputError, match='--steps must be at least 1'):
         BaseTrainingSettings(data='-', out_dir='-', steps=0, device='cpu')
     assert BaseTrainingSettings(data='-', out_dir='-', steps=0, init_generator='g.pth', device='cpu').steps == 0
@@ -237,7 +237,7 @@ def test_damaged_files_are_named(tmp_path):
     (tmp_path / 'empty.pth').write_bytes(b'')
     with pytest.raises(CheckpointError, match=r'empty\.pth: the file is empty \(0 bytes\)'):
         load_generator(tmp_path / 'empty.pth', 'v1')
-    save_generator(Generator(preset('tiny')), tmp_path / 'g.pth')
+    save_generator(Generator(architecture('tiny')), tmp_path / 'g.pth')
     whole = (tmp_path / 'g.pth').read_bytes()
     (tmp_path / 'cut.pth').write_bytes(whole[:len(whole) // 3])
     with pytest.raises(CheckpointError, match=r'cut\.pth: not a readable torch checkpoint \(truncated'):
@@ -250,9 +250,9 @@ def test_damaged_files_are_named(tmp_path):
 
 
 def test_a_file_of_another_model_says_what_it_holds(tmp_path):
-    save_generator(Generator(preset('tiny')), tmp_path / 'g.pth')
+    save_generator(Generator(architecture('tiny')), tmp_path / 'g.pth')
     save_property_score_cnn(PropertyScoreCNN(width=0.125), tmp_path / 'cnn.pth')
-    save_discriminator(Discriminator(discriminator_config(preset('tiny'))), tmp_path / 'd.pth')
+    save_discriminator(Discriminator(discriminator_config(architecture('tiny'))), tmp_path / 'd.pth')
     with pytest.raises(CheckpointError, match='cnn.pth: not a StyleGAN generator checkpoint: the file holds a Property Score CNN'):
         load_generator(tmp_path / 'cnn.pth', 'v1')
     with pytest.raises(CheckpointError, match='g.pth: not a Property Score CNN checkpoint: the file holds a StyleGAN generator'):
@@ -265,12 +265,12 @@ def test_a_file_of_another_model_says_what_it_holds(tmp_path):
         load_property_score_cnn(PropertyDiscriminator(width=0.125).state_dict())
     state = {'G': {}, 'D': {}, 'G_ema': {}, 'step': 3}
     torch.save(state, tmp_path / 'checkpoint.pth')
-    with pytest.raises(CheckpointError, match='training checkpoint of stylegan.train_base.*generator.pth'):
+    with pytest.raises(CheckpointError, match='training checkpoint of base_training.train.*generator.pth'):
         load_generator(tmp_path / 'checkpoint.pth', 'v1')
 
 
 def test_files_store_their_kind_and_older_files_still_load(tmp_path):
-    generator = Generator(preset('tiny'))
+    generator = Generator(architecture('tiny'))
     save_generator(generator, tmp_path / 'g.pth')
     assert torch.load(tmp_path / 'g.pth', weights_only=True)['kind'] == GENERATOR
     # A file written before the kind was stored is recognised by its keys.
@@ -304,7 +304,7 @@ def test_latent_code_files_name_file_row_and_column(tmp_path):
 
 
 def test_score_tables_without_rows_are_refused(tmp_path):
-    from segmentation.score_table import TABLE_COLUMNS
+    from scores.table import TABLE_COLUMNS
     pd.DataFrame(columns=list(TABLE_COLUMNS)).to_csv(tmp_path / 'header.csv', index=False)
     with pytest.raises(ValueError, match=r'header\.csv: the table has no rows'):
         read_score_table(tmp_path / 'header.csv')

@@ -9,7 +9,7 @@ import vectorfind.generation_testing
 import vectorfind.sampling
 from linear_scores import LinearScores
 from tiny_models import write_tiny_models
-from stylegan import Generator, convert_v1_to_v6, preset
+from stylegan import Generator, convert_v1_to_v6, architecture
 from vectorfind import pipeline as v6
 from vectorfind.directions import load_direction, save_direction
 from vectorfind.generation_testing import THRESHOLDS, weight_grid
@@ -223,7 +223,7 @@ def test_w_directions_are_saved_read_back_and_resumed(models, tmp_path, monkeypa
 
 
 def test_a_w_edit_renders_through_truncation_psi_1_and_only_on_its_layers():
-    generator = convert_v1_to_v6(Generator(preset('tiny')).eval())
+    generator = convert_v1_to_v6(Generator(architecture('tiny')).eval())
     code = draw_codes(1, 515, seed=3, purpose=1, block=0)[0]
     directions = np.random.default_rng(0).standard_normal((3, 32)).astype(np.float32)
     unedited = LatentSpace('w').edit(generator, code, np.zeros((1, 3)), directions, 'cpu')

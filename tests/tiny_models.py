@@ -3,18 +3,18 @@ CNN, and a CNN-derived table made by scoring that generator's own faces, so that
 gives every group members."""
 import torch
 
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from segmentation.score_table import all_scores_table, write_score_table
-from stylegan import Generator, convert_v1_to_v6, preset, save_generator
+from scores.table import all_scores_table, write_score_table
+from stylegan import Generator, convert_v1_to_v6, architecture, save_generator
 from vectorfind.latents import draw_codes, render_and_score
 
 
 def write_tiny_models(root, table_rows):
     """generator.pth, cnn.pth and all_scores_v2_cnn.csv (`table_rows` faces) in `root`."""
     torch.manual_seed(0)
-    generator = Generator(preset('tiny')).eval()
+    generator = Generator(architecture('tiny')).eval()
     save_generator(generator, root / 'generator.pth')
     cnn = PropertyScoreCNN(width=0.125).eval()
     save_property_score_cnn(cnn, root / 'cnn.pth')
@@ -31,6 +31,6 @@ def write_finetune_inputs(root):
     and a narrow random Property Score CNN (cnn.pth) in `root`: FineTune-v5's inputs."""
     write_random_world(root, size=256, table_name='scores.csv')
     torch.manual_seed(0)
-    save_generator(Generator(preset('tiny')), root / 'base.pth')
+    save_generator(Generator(architecture('tiny')), root / 'base.pth')
     save_property_score_cnn(PropertyScoreCNN(width=0.125), root / 'cnn.pth')
     return root

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import atomic_write
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from common.validation import InputError, check_count, check_writable_file
 from vectorfind.generation_testing import EYES_WEIGHTS, MOUTH_WEIGHTS, POSE_WEIGHTS
 from vectorfind.steering import Steering, read_tested_codes

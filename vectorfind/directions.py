@@ -19,7 +19,7 @@ from sklearn.svm import LinearSVC
 from tqdm import tqdm
 
 from common.files import atomic_write
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from vectorfind.groups import ALL_SAMPLES, property_column
 from vectorfind.least_squares import LeastSquares, conditional_moves, hold_targets, stands_out_of_noise
 

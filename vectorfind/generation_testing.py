@@ -5,7 +5,7 @@ For one code, 50 images: the code plus eyes_w * eyes_dir + mouth_w * mouth_dir +
 over the weight grid below; the Property Score CNN scores them, and per property the correlation
 between intended weight and measured score is taken. A code passes when |corr| reaches the
 threshold for all three properties (SPEC). Beside it, each property's leakage into the other
-six scores (`common/leakage.py`) is recorded, and with `max_leakage` a code must also keep every
+six scores (`scores/leakage.py`) is recorded, and with `max_leakage` a code must also keep every
 leakage at or under it to pass.
 """
 import io
@@ -20,8 +20,8 @@ from tqdm import tqdm
 from common import distributed
 from common.files import atomic_write
 from common.images import to_uint8
-from common.leakage import leakage
-from common.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
+from scores.leakage import leakage
+from scores.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
 from vectorfind.groups import group_names
 from vectorfind.latents import TESTING, draw_codes, render_and_score
 from vectorfind.local_hold import REACH, held_locally

@@ -3,8 +3,8 @@ least the median) or low (l), the medians taken from the CNN-derived all_scores 
 Property Score CNN in use (the CNN's own scale)."""
 import numpy as np
 
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
-from segmentation.score_table import read_score_table
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.table import read_score_table
 
 GROUPING_PROPERTIES = ('hair_color', 'hair_length', 'background_mean')
 GROUP_NAMES = tuple(a + b + c for a in 'hl' for b in 'hl' for c in 'hl')

@@ -8,7 +8,7 @@ what it has not finished.
 import numpy as np
 import torch
 
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 
 SAMPLING, TESTING = 0, 1
 PRECISIONS = ('float32', 'bfloat16')

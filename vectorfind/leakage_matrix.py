@@ -1,6 +1,6 @@
 """Where a run's edits leak: per steered property, the median over tested codes of every CNN
 score's change over that property's range of the test grid, in units of the score's spread over
-the run's samples (the changes `common/leakage.py` takes its ratios of).
+the run's samples (the changes `scores/leakage.py` takes its ratios of).
 
     python -m vectorfind.leakage_matrix outputs/vectorfind_v6 --codes 30
 
@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import write_csv
-from common.leakage import score_changes, stored_spread
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.leakage import score_changes, stored_spread
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.validation import check_count, check_device
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import score_code_edits, weight_grid

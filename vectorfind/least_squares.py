@@ -16,7 +16,7 @@ be in memory at once.
 """
 import numpy as np
 
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 
 HOLDS = ('core', 'all')
 

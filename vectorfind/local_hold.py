@@ -29,7 +29,7 @@ probe scored by its own score's sub-CNN only rather than by all six: a few times
 import numpy as np
 import torch
 
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.validation import check_finite
 
 # Offsets per property (eyes, mouth, pose) where the Jacobian is taken, and where a second pass

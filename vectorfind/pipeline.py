@@ -14,7 +14,7 @@ properties; `--hold all`: all six other scores). `--no-grouping` fits one direct
 over all samples. Image generation test: move codes along the directions over a 50-image weight
 grid (in w, optionally only on some synthesis layers, `--layers`) and check that the measured
 scores follow (SPEC: "StyleGAN-VectorFind-v6"), and record how far each edit moves the other six
-scores (leakage, `common/leakage.py`).
+scores (leakage, `scores/leakage.py`).
 
 Everything lands in --out-dir, and a re-run in the same folder reuses what is finished: samples,
 directions (unless --retrain), tested codes, and the converted v6 generator.
@@ -32,9 +32,9 @@ import torch
 from common import distributed
 from common.cli import add_debug_flag, run_command
 from common.files import read_csv_file, write_csv, write_json
-from common.leakage import stored_spread
+from scores.leakage import stored_spread
 from common.paths import in_repo
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from common.validation import check_count, check_device, check_finite
 from common.run_lock import in_held_folder
 from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
@@ -431,7 +431,7 @@ def parse_args(argv=None):
     parser.add_argument('--max-leakage', type=float,
                         help='a code passes only when, beside the SPEC\'s correlations, each'
                              ' property\'s leakage into the other six scores is at most this'
-                             ' (off by default; common/leakage.py defines it)')
+                             ' (off by default; scores/leakage.py defines it)')
     add_seed_and_device(parser)
     parser.add_argument('--precision', choices=PRECISIONS,
                         help='float32 (the default) or bfloat16: faster on CPUs with AVX512-BF16'

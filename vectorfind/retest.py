@@ -22,8 +22,8 @@ import pandas as pd
 
 from common.cli import add_debug_flag, parse_checked, run_command
 from common.files import write_csv, write_json
-from common.leakage import stored_spread
-from common.properties import CORE_PROPERTIES
+from scores.leakage import stored_spread
+from scores.properties import CORE_PROPERTIES
 from common.validation import check_count, check_device, check_finite, check_positive
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import GenerationTest, passes

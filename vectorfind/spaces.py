@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from vectorfind.latents import images as latent_images, mapped
 
 SPACES = ('z', 'w')

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from common.images import to_uint8
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from property_score_cnn import load_property_score_cnn
 from stylegan import load_generator
 from stylegan.latent_codes import read_latent_codes

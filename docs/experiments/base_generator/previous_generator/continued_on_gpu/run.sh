@@ -10,15 +10,15 @@ python3 -m data.build_default_world --n $N_WORLD --seed 0 --out outputs/world --
 md5sum outputs/world/all_scores_v2.csv
 date +%T
 common="--data outputs/world --preset world64 --init-generator models/default/base_generator.pth --steps 1000000 --max-minutes $MINUTES --batch-size 64 --sample-every 2000 --checkpoint-every 2000 --log-every 100 --seed 1 --device $DEVICE"
-python3 -m stylegan.train_base $common --out outputs/base_g1 --r1-gamma 1 > outputs/train_g1.log 2>&1 &
-python3 -m stylegan.train_base $common --out outputs/base_g01 --r1-gamma 0.1 > outputs/train_g01.log 2>&1 &
+python3 -m base_training.train $common --out outputs/base_g1 --r1-gamma 1 > outputs/train_g1.log 2>&1 &
+python3 -m base_training.train $common --out outputs/base_g01 --r1-gamma 0.1 > outputs/train_g01.log 2>&1 &
 wait
 date +%T
 for r in g1 g01; do
   cp outputs/base_$r/generator.pth $OUT/generator_$r.pth
   tr '\r' '\n' < outputs/train_$r.log | grep -v "step/s\|^loading" | tail -3
   tail -1 outputs/base_$r/train_log.csv
-  python3 -m stylegan.evaluate_base --generator outputs/base_$r/generator.pth --device $DEVICE \
+  python3 -m base_training.evaluate --generator outputs/base_$r/generator.pth --device $DEVICE \
       --grid outputs/base_$r/grid.png --out outputs/base_$r/evaluate_base.csv > outputs/evaluate_$r.log 2>&1 &
 done
 wait

@@ -1,4 +1,4 @@
-"""Named generator configurations, as plain data.
+"""Named generator architectures, as plain data.
 
 A configuration says everything the generator's shape depends on. The three published Oh-LoRA
 variants share one 256 px StyleGAN and differ only in how the property label enters the mapping
@@ -9,7 +9,7 @@ network:
 * ``concat``: the label itself is concatenated to z (FineTune-v5, 3-dim label);
 * ``none``: an unconditional StyleGAN.
 
-The ``world*`` presets are the small generators trained on the synthetic face world; they keep
+The ``world*`` architectures are the small generators trained on the synthetic face world; they keep
 z at 512 so that VectorFind's 515-dim latent (z and the 3 extra dims) is the same everywhere.
 """
 
@@ -30,7 +30,7 @@ PUBLISHED = dict(
 WORLD64 = dict(PUBLISHED, resolution=64, w_dim=256, mapping_fmaps=256, mapping_layers=4,
                fmaps_base=2048, fmaps_max=128)
 
-PRESETS = {
+ARCHITECTURES = {
     'v1': dict(PUBLISHED, label_mode='embed', label_dim=7),
     'v6': dict(PUBLISHED, label_mode='embed', label_dim=3),
     'v5': dict(PUBLISHED, label_mode='concat', label_dim=3, conditional_truncation=True),
@@ -42,17 +42,17 @@ PRESETS = {
 VARIANTS = ('v1', 'v5', 'v6')
 
 
-def preset(name):
+def architecture(name):
     """A copy of the named configuration."""
-    if name not in PRESETS:
-        raise KeyError(f'unknown generator preset {name!r}; known: {sorted(PRESETS)}')
-    return dict(PRESETS[name])
+    if name not in ARCHITECTURES:
+        raise KeyError(f'unknown generator architecture {name!r}; known: {sorted(ARCHITECTURES)}')
+    return dict(ARCHITECTURES[name])
 
 
 def as_variant(config, variant):
     """The same generator body with the label entering as `variant` does (v1, v6 or v5)."""
     if variant not in VARIANTS:
         raise KeyError(f'unknown variant {variant!r}; expected one of {VARIANTS}')
-    label = {key: PRESETS[variant][key]
+    label = {key: ARCHITECTURES[variant][key]
              for key in ('label_mode', 'label_dim', 'conditional_truncation')}
     return dict(config, **label)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from common.files import atomic_write, read_csv_file
-from common.properties import PROPERTY_NAMES
+from scores.properties import PROPERTY_NAMES
 
 SCORE_COLUMNS = tuple(f'{name}_score' for name in PROPERTY_NAMES)
 TABLE_COLUMNS = ('img_no', 'img_path') + SCORE_COLUMNS

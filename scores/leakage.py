@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from common.files import write_csv
-from common.properties import CORE_PROPERTIES, PROPERTY_NAMES
+from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 
 NO_MOVE = 1e-9
 SPREAD_FILE = 'score_spread.csv'

@@ -6,10 +6,10 @@
 # --init-discriminator) with everything else of the run packed in run.tar.gz (log, configuration,
 # evaluation, coverage plot, grid, samples): the device tool brings back at most 8 files.
 #
-#   MINUTES=7.2 bash stylegan/train_base_on_gpu.sh            # from scratch
-#   INIT=models/default SEED=1 MINUTES=3 bash stylegan/train_base_on_gpu.sh
+#   MINUTES=7.2 bash base_training/train_on_gpu.sh            # from scratch
+#   INIT=models/default SEED=1 MINUTES=3 bash base_training/train_on_gpu.sh
 #   N_WORLD=40 WORLD=outputs/dry_world MINUTES=0.2 DEVICE=cpu BATCH_SIZE=8 EVAL_N=200 \
-#       RUN=outputs/dry_run OUT=outputs/dry bash stylegan/train_base_on_gpu.sh  # dry run
+#       RUN=outputs/dry_run OUT=outputs/dry bash base_training/train_on_gpu.sh  # dry run
 #
 # Two runs side by side rather than one: the model is small enough that one run leaves the GPU
 # waiting on Python, so two runs train more images in the same minutes. The default gammas are
@@ -43,7 +43,7 @@ fi
 date +%T
 for g in $GAMMAS; do
     mkdir -p "$RUN/gamma_$g"
-    $PYTHON -m stylegan.train_base --data "$WORLD" --preset world64 --out-dir "$RUN/gamma_$g" \
+    $PYTHON -m base_training.train --data "$WORLD" --architecture world64 --out-dir "$RUN/gamma_$g" \
         --batch-size "$BATCH_SIZE" --r1-gamma "$g" --steps 10000000 --max-minutes "$MINUTES" \
         --sample-every 1000 --checkpoint-every 1000 --log-every 100 --seed "$SEED" --device "$DEVICE" "${init[@]}" \
         > "$RUN/gamma_$g/train.log" 2>&1 &
@@ -56,7 +56,7 @@ done
 date +%T
 for g in $GAMMAS; do
     run="$RUN/gamma_$g"
-    $PYTHON -m stylegan.evaluate_base --generator "$run/generator.pth" --n "$EVAL_N" \
+    $PYTHON -m base_training.evaluate --generator "$run/generator.pth" --n "$EVAL_N" \
         --device "$DEVICE" --out "$run/evaluate_base.csv" --grid "$run/grid.png" \
         --plot "$run/coverage.png" > "$run/evaluate.log" 2>&1 &
 done

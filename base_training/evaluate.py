@@ -1,6 +1,6 @@
 """How much of the world a base generator's latent space holds.
 
-    python -m stylegan.evaluate_base                 # the committed default models
+    python -m base_training.evaluate                 # the committed default models
 
 Writes a grid of 64 samples at psi 1.0, and measures, over --n samples, the Property Score CNN's
 5th to 95th percentile range of eyes, mouth and pose against the same range over the training
@@ -28,10 +28,10 @@ from common.cli import add_debug_flag, parse_checked, prepare_output_file, run_c
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png, to_uint8
 from common.paths import in_repo
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from common.validation import check_count, check_device, check_writable_file
 from property_score_cnn import load_property_score_cnn
-from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from scores.table import SCORE_COLUMNS, read_score_table
 from stylegan.loading import convert_v1_to_v6, load_generator
 
 PERCENTILES = (5, 95)

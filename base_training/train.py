@@ -1,7 +1,7 @@
 """Train a base generator from scratch, in the v1 format (7-dim property label through
 `label_weight`), so that the v5 and v6 conversions apply to it as to the published file.
 
-    python -m stylegan.train_base --data outputs/world --preset world64 --out-dir outputs/base_world64
+    python -m base_training.train --data outputs/world --architecture world64 --out-dir outputs/base_world64
 
 Training: the non-saturating logistic GAN loss, R1 on reals (lazily, every `r1_interval` steps,
 scaled so its strength is the same), style mixing, a label-aware StyleGAN discriminator, and an
@@ -13,7 +13,7 @@ needs the latent space to hold open and closed eyes and mouths and both head tur
 the next step (weights, optimizer moments, step, random states) is in the checkpoint, so a resumed
 run continues exactly where it stopped.
 
-`--init-generator FILE` starts a new run from a trained generator of the same preset (G and its
+`--init-generator FILE` starts a new run from a trained generator of the same architecture (G and its
 moving average; the optimizers start afresh): a longer training of a committed model whose
 checkpoint is gone. Give it the discriminator too (`--init-discriminator`, the discriminator.pth
 every run writes beside its generator.pth): a trained generator meeting a fresh critic drifts
@@ -45,14 +45,14 @@ from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_d
 from common.training_log import appending_log, discard_log, trim_log
 from common.validation import (InputError, check_choice, check_count, check_device, check_finite,
                                check_fraction, check_positive)
-from segmentation.score_table import SCORE_COLUMNS, read_score_table
+from scores.table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from stylegan.generator import Generator
 from stylegan.loading import load_generator, save_generator
-from stylegan.presets import PRESETS, preset
+from stylegan.architectures import ARCHITECTURES, architecture
 
-# The presets a base generator can be trained in: the v1 format, a 7-dim label embedded.
-TRAINABLE_PRESETS = tuple(name for name, config in PRESETS.items()
+# The architectures a base generator can be trained in: the v1 format, a 7-dim label embedded.
+TRAINABLE_ARCHITECTURES = tuple(name for name, config in ARCHITECTURES.items()
                           if config['label_mode'] == 'embed' and config['label_dim'] == 7)
 LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
 
@@ -62,7 +62,7 @@ class BaseTrainingSettings:
     """Everything a training run depends on; `data` is a world folder or its all_scores table."""
     data: str
     out_dir: str
-    preset: str = 'world64'
+    architecture: str = 'world64'
     steps: int = 20000
     init_generator: Optional[str] = None
     init_discriminator: Optional[str] = None
@@ -86,7 +86,7 @@ class BaseTrainingSettings:
         """Every value checked before any work (a bad one is a usage error of the command)."""
         if self.init_discriminator and not self.init_generator:
             raise ValueError('--init-discriminator continues a trained pair: give --init-generator too')
-        check_choice(self.preset, '--preset', TRAINABLE_PRESETS)
+        check_choice(self.architecture, '--architecture', TRAINABLE_ARCHITECTURES)
         if not (isinstance(self.steps, int) and (self.steps >= 1 or self.steps == 0 and self.init_generator)):
             raise InputError(f'--steps must be at least 1 (0 only with --init-generator, which then'
                              f' saves that generator as the run\'s), got {self.steps}')
@@ -171,7 +171,7 @@ class BaseTrainer:
         self.images, self.labels = images.to(self.device), labels
         torch.manual_seed(settings.seed)
         self.rng = torch.Generator().manual_seed(settings.seed)
-        config = preset(settings.preset)
+        config = architecture(settings.architecture)
         self.G = Generator(config).to(self.device).train()
         self.D = Discriminator(discriminator_config(config)).to(self.device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -305,40 +305,40 @@ def save_state(trainer, out_dir):
         torch.save(trainer.state(), tmp)
 
 
-def check_same_configuration(model, expected, path, what, preset_name):
+def check_same_configuration(model, expected, path, what, architecture_name):
     if model.config != expected:
         differing = sorted(k for k in expected if model.config.get(k) != expected[k])
-        raise ValueError(f'{path}: a {what} of another configuration than --preset'
-                         f' {preset_name} (differs in {differing})')
+        raise ValueError(f'{path}: a {what} of another configuration than --architecture'
+                         f' {architecture_name} (differs in {differing})')
 
 
 def check_init_files(settings):
-    """--init-generator and --init-discriminator: files of the right kind and of the run's preset."""
+    """--init-generator and --init-discriminator: files of the right kind and of the run's architecture."""
     for flag, path in (('--init-generator', settings.init_generator),
                        ('--init-discriminator', settings.init_discriminator)):
         if path and not os.path.isfile(path):
             raise CheckpointError(f'{flag}: {missing_file_message(path)}')
-    config = preset(settings.preset)
+    config = architecture(settings.architecture)
     check_same_configuration(load_generator(settings.init_generator, 'v1'), config,
-                             settings.init_generator, 'generator', settings.preset)
+                             settings.init_generator, 'generator', settings.architecture)
     if settings.init_discriminator:
         check_same_configuration(load_discriminator(settings.init_discriminator),
                                  discriminator_config(config), settings.init_discriminator,
-                                 'discriminator', settings.preset)
+                                 'discriminator', settings.architecture)
 
 
 def start_from(trainer, generator_path, discriminator_path=None):
     """G and G_ema of a new run set to the generator in `generator_path`, and D to the
-    discriminator in `discriminator_path` when given; both must be of the run's preset."""
+    discriminator in `discriminator_path` when given; both must be of the run's architecture."""
     initial = load_generator(generator_path, 'v1')
-    check_same_configuration(initial, trainer.G.config, generator_path, 'generator', trainer.settings.preset)
+    check_same_configuration(initial, trainer.G.config, generator_path, 'generator', trainer.settings.architecture)
     trainer.G.load_state_dict(initial.state_dict())
     trainer.G_ema.load_state_dict(initial.state_dict())
     print(f'starting G from {generator_path}')
     if discriminator_path:
         critic = load_discriminator(discriminator_path)
         check_same_configuration(critic, trainer.D.config, discriminator_path, 'discriminator',
-                                 trainer.settings.preset)
+                                 trainer.settings.architecture)
         trainer.D.load_state_dict(critic.state_dict())
         print(f'starting D from {discriminator_path}')
 
@@ -351,14 +351,14 @@ def resume(trainer, path):
     try:
         trainer.load_state(state)
     except (KeyError, RuntimeError, TypeError, AttributeError) as error:
-        raise CheckpointError(f'{path}: not a training checkpoint of this run\'s --preset'
-                              f' {trainer.settings.preset} ({first_line(error)}); delete it to start'
+        raise CheckpointError(f'{path}: not a training checkpoint of this run\'s --architecture'
+                              f' {trainer.settings.architecture} ({first_line(error)}); delete it to start'
                               f' over or give another --out-dir') from None
 
 
 def write_config(settings, out_dir):
     write_json(os.path.join(out_dir, 'config.json'),
-               dict(as_record(settings), generator_config=preset(settings.preset)))
+               dict(as_record(settings), generator_config=architecture(settings.architecture)))
 
 
 def train(settings):
@@ -378,7 +378,7 @@ def start_training(settings):
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision('high')
     table = os.path.join(settings.data, 'all_scores_v2.csv') if os.path.isdir(settings.data) else settings.data
-    images, labels = load_training_set(table, preset(settings.preset)['resolution'])
+    images, labels = load_training_set(table, architecture(settings.architecture)['resolution'])
     trainer = BaseTrainer(settings, images, labels)
     log_path = os.path.join(settings.out_dir, 'train_log.csv')
     if resuming:
@@ -449,13 +449,13 @@ def parse_args(argv=None):
     parser = new_parser(__doc__)
     parser.add_argument('--data', required=True,
                         help='a world folder holding all_scores_v2.csv, or the table itself')
-    parser.add_argument('--preset', help=f'generator preset: one of {", ".join(TRAINABLE_PRESETS)}'
+    parser.add_argument('--architecture', help=f'generator architecture: one of {", ".join(TRAINABLE_ARCHITECTURES)}'
                                          f' (default world64)')
     add_out_dir(parser, 'checkpoint, log, samples, generator.pth and discriminator.pth',
                 required=True)
     parser.add_argument('--steps', type=int)
     parser.add_argument('--init-generator',
-                        help='a new run starts G from this trained generator of the same preset')
+                        help='a new run starts G from this trained generator of the same architecture')
     parser.add_argument('--init-discriminator',
                         help='and D from this discriminator (the discriminator.pth a run writes'
                              ' beside its generator.pth)')

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from common.checkpoints import V5_DISCRIMINATOR, load_into, save_checkpoint
-from common.properties import CORE_PROPERTIES
+from scores.properties import CORE_PROPERTIES
 from property_score_cnn.model import BRANCH, ScoreCNN, fit_to_input_size, load_width_model
 
 HIDDEN = 64
