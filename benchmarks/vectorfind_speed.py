@@ -33,9 +33,10 @@ from common.paths import in_repo
 from property_score_cnn import load_property_score_cnn
 from property_score_cnn.model import as_model_input
 from stylegan import convert_v1_to_v6, load_generator
-from vectorfind.generation_testing import edited_codes, score_code_edits
-from vectorfind.latents import PRECISIONS, draw_codes, inference_precision, render, render_and_score
+from vectorfind.generation_testing import score_code_edits, weight_grid
+from vectorfind.latents import PRECISIONS, draw_codes, images, inference_precision, render_and_score
 from vectorfind.sampling import sample_and_score
+from vectorfind.spaces import CodeEditor
 
 ORIGINAL_GENERATION_BATCH = 20
 
@@ -50,16 +51,16 @@ def timed(function, *args):
 def original_sampling(generator, cnn, codes):
     """The original's structure: generate 20 at a time, to uint8, then one CNN call per image."""
     for start in range(0, len(codes), ORIGINAL_GENERATION_BATCH):
-        images = to_uint8(render(generator, codes[start:start + ORIGINAL_GENERATION_BATCH], 'cpu'))
+        images = to_uint8(images(generator, codes[start:start + ORIGINAL_GENERATION_BATCH], 'cpu'))
         for image in images:
             cnn(as_model_input(image[None]))
 
 
 @torch.inference_mode()
-def original_generation_test(generator, cnn, code, directions, folder):
+def original_generation_test(editor, cnn, code, directions, folder):
     """The original's structure: per image, generate it, save a JPEG, read it back, score it."""
-    for i, edited in enumerate(edited_codes(code, directions)):
-        image = to_uint8(render(generator, edited[None], 'cpu'))[0]
+    for i, edited in enumerate(editor.edited(code, weight_grid(), directions)):
+        image = to_uint8(editor.images(edited[None]))[0]
         path = os.path.join(folder, f'{i:03d}.jpg')
         Image.fromarray(image).save(path)
         cnn(as_model_input(np.asarray(Image.open(path).convert('RGB'))[None]))
@@ -68,14 +69,14 @@ def original_generation_test(generator, cnn, code, directions, folder):
 @torch.inference_mode()
 def bare_forward(generator, cnn, codes, batch_size):
     for start in range(0, len(codes), batch_size):
-        cnn(render(generator, codes[start:start + batch_size], 'cpu'))
+        cnn(images(generator, codes[start:start + batch_size], 'cpu'))
 
 
 @torch.inference_mode()
 def bare_generation(generator, codes, batch_size):
     """The generator alone: the floor of a test, which must at least draw its 50 images."""
     for start in range(0, len(codes), batch_size):
-        render(generator, codes[start:start + batch_size], 'cpu')
+        images(generator, codes[start:start + batch_size], 'cpu')
 
 
 def peak_memory_of_sampling(args, n):
@@ -96,8 +97,7 @@ def load_models(args):
 def sample_only(args):
     generator, cnn = load_models(args)
     with inference_precision('cpu', args.precision):
-        sample_and_score(generator, cnn, args.sample_only, 0, args.sample_dir, 'cpu',
-                         args.batch_size, chunk_size=500)
+        sample_and_score(generator, cnn, args.sample_only, 0, args.sample_dir, args.batch_size, chunk_size=500)
     # The child's own peak (Linux reports KiB), read back by `peak_memory_of_sampling`.
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -125,17 +125,17 @@ def run(args):
     rng = np.random.default_rng(1)
     directions = rng.standard_normal((3, code_dim)).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    code = codes[0]
+    code, editor = codes[0], CodeEditor(generator)
     with inference_precision('cpu', args.precision):
-        score_code_edits(generator, cnn, code, directions, 'cpu', args.batch_size)
-        ours_test = np.median([timed(score_code_edits, generator, cnn, code, directions, 'cpu', args.batch_size)
+        score_code_edits(editor, cnn, code, directions, args.batch_size)
+        ours_test = np.median([timed(score_code_edits, editor, cnn, code, directions, args.batch_size)
                               for _ in range(3)])
-        edited = edited_codes(code, directions)
+        edited = editor.edited(code, weight_grid(), directions)
         floor = {b: np.median([timed(bare_generation, generator, edited, b) for _ in range(3)])
                  for b in args.bare_batch_sizes if b <= len(edited)}
     floor_batch = min(floor, key=floor.get)
     with tempfile.TemporaryDirectory() as folder:
-        original_test = timed(original_generation_test, generator, cnn, code, directions, folder)
+        original_test = timed(original_generation_test, editor, cnn, code, directions, folder)
     rows += [{'measure': 'one latent test (50 images), this repository', 'seconds': ours_test},
              {'measure': 'one latent test (50 images), original structure', 'seconds': original_test},
              {'measure': f'one latent test, its 50 generator passes alone, best batch ({floor_batch})',

@@ -10,8 +10,8 @@ from property_score_cnn import PropertyScoreCNN
 from stylegan import Generator, convert_v1_to_v6, architecture
 from vectorfind.generation_testing import GRID_RANGES
 from vectorfind import local_hold
-from vectorfind.local_hold import POINTS, REACH, held_locally, score_jacobian
-from vectorfind.spaces import LatentSpace
+from vectorfind.local_hold import POINTS, REACH, LocalHold, score_jacobian
+from vectorfind.spaces import CodeEditor, LatentSpace
 
 SPACES = [LatentSpace('z'), LatentSpace('w', {'pose': (0, 2)})]
 
@@ -31,8 +31,8 @@ def directions_of(space, generator, seed=0):
 
 def scores_at(space, generator, cnn, code, weights, directions):
     with torch.no_grad():
-        edited = space.edited(generator, code, weights, directions, 'cpu')
-        return cnn.score(space.images(generator, edited, 'cpu'), PROPERTY_NAMES).numpy()
+        editor = CodeEditor(generator, space)
+        return cnn.score(editor.images(editor.edited(code, weights, directions)), PROPERTY_NAMES).numpy()
 
 
 @pytest.mark.parametrize('space', SPACES, ids=['z', 'w, pose on layers 0-1'])
@@ -41,7 +41,7 @@ def test_the_jacobian_is_the_scores_derivative(models, space):
     code = np.random.default_rng(1).standard_normal(515)
     directions = directions_of(space, generator)
     k, t = 2, 0.6  # pose, at one offset along its direction
-    jacobian = score_jacobian(generator, cnn, code, directions, k, [t], space, 'cpu')
+    jacobian = score_jacobian(CodeEditor(generator, space), cnn, code, directions, k, [t])
     probe = np.random.default_rng(2).standard_normal(directions.shape[1])
     eps = 1e-9  # the generator's leaky ReLUs make the scores piecewise smooth: a small step
     weights = np.zeros((1, 3))
@@ -60,12 +60,12 @@ def test_held_directions_keep_the_other_scores_still_along_the_path(models, spac
     code = np.random.default_rng(3).standard_normal(515)
     directions = directions_of(space, generator)
     monkeypatch.setattr(local_hold, 'AGAIN', (0, 0, 0))  # one pass: the second is checked below
-    held = held_locally(generator, cnn, code, directions, GRID_RANGES, space, 'cpu')
+    held = LocalHold(cnn).directions(CodeEditor(generator, space), code, directions, GRID_RANGES)
     assert held.shape == directions.shape
     np.testing.assert_allclose(np.linalg.norm(held, axis=1), 1.0, rtol=1e-9)
     for k, prop in enumerate(CORE_PROPERTIES):
-        jacobian = score_jacobian(generator, cnn, code, directions, k, np.linspace(*GRID_RANGES[k], POINTS[k]),
-                                  space, 'cpu')
+        jacobian = score_jacobian(CodeEditor(generator, space), cnn, code, directions, k,
+                                  np.linspace(*GRID_RANGES[k], POINTS[k]))
         own = PROPERTY_NAMES.index(prop)
         moves = jacobian @ held[k]
         assert moves[own] > 0
@@ -88,11 +88,12 @@ def test_a_longer_reach_keeps_more_of_the_own_change(models, monkeypatch):
     code = np.random.default_rng(5).standard_normal(515)
     directions = directions_of(space, generator, seed=1)
     monkeypatch.setattr(local_hold, 'AGAIN', (0, 0, 0))
-    held = {reach: held_locally(generator, cnn, code, directions, GRID_RANGES, space, 'cpu', reach)
+    held = {reach: LocalHold(cnn, reach).directions(CodeEditor(generator, space), code, directions,
+                                                    GRID_RANGES)
             for reach in (0.0, 1.0, 4.0)}
     for k, prop in enumerate(CORE_PROPERTIES):
-        jacobian = score_jacobian(generator, cnn, code, directions, k, np.linspace(*GRID_RANGES[k], POINTS[k]),
-                                  space, 'cpu')
+        jacobian = score_jacobian(CodeEditor(generator, space), cnn, code, directions, k,
+                                  np.linspace(*GRID_RANGES[k], POINTS[k]))
         own = PROPERTY_NAMES.index(prop)
         others = np.delete(jacobian, own, axis=0)
         fitted_held = directions[k] - np.linalg.pinv(others) @ (others @ directions[k])
@@ -108,7 +109,7 @@ def test_a_reach_that_is_not_a_number_of_at_least_0_is_refused(models):
     directions = directions_of(SPACES[0], generator)
     for reach in (-1.0, float('nan')):
         with pytest.raises(ValueError, match='hold reach'):
-            held_locally(generator, cnn, np.zeros(515), directions, GRID_RANGES, SPACES[0], 'cpu', reach)
+            LocalHold(cnn, reach)
 
 
 def test_a_second_pass_holds_along_the_held_directions_path(models, monkeypatch):
@@ -117,11 +118,11 @@ def test_a_second_pass_holds_along_the_held_directions_path(models, monkeypatch)
     code = np.random.default_rng(4).standard_normal(515)
     directions = directions_of(space, generator)
     monkeypatch.setattr(local_hold, 'AGAIN', (0, 0, 0))
-    first = held_locally(generator, cnn, code, directions, GRID_RANGES, space, 'cpu')
+    first = LocalHold(cnn).directions(CodeEditor(generator, space), code, directions, GRID_RANGES)
     monkeypatch.setattr(local_hold, 'AGAIN', (0, 0, 5))
-    second = held_locally(generator, cnn, code, directions, GRID_RANGES, space, 'cpu')
+    second = LocalHold(cnn).directions(CodeEditor(generator, space), code, directions, GRID_RANGES)
     np.testing.assert_array_equal(second[:2], first[:2])  # eyes and mouth: one pass only
-    jacobian = score_jacobian(generator, cnn, code, first, 2, np.linspace(*GRID_RANGES[2], 5), space, 'cpu')
+    jacobian = score_jacobian(CodeEditor(generator, space), cnn, code, first, 2, np.linspace(*GRID_RANGES[2], 5))
     moves = jacobian @ second[2]
     own = PROPERTY_NAMES.index('pose')
     assert moves[own] > 0 and np.abs(np.delete(moves, own)).max() < 1e-8 * np.abs(jacobian).max()

@@ -23,7 +23,7 @@ def test_variants_are_each_reach_with_each_layer_range():
 def test_the_runs_own_settings_give_its_own_results_and_others_their_own(tiny_vectorfind_runs):
     run_dir = tiny_vectorfind_runs['w']
     chosen = retest.variants([REACH, 0.0], [None], as_fitted=True)
-    summary = retest.retest(run_dir, [REACH, 0.0], as_fitted=True, codes=1)
+    summary = retest.retest(run_dir, [REACH, 0.0], as_fitted=True, cases=slice(0, 1))
     own = pd.read_csv(run_dir / 'image_generation_report' / 'test_result.csv').iloc[:1]
     again = {name: pd.read_csv(run_dir / 'retest' / name / 'test_result.csv') for name, _, _ in chosen}
     pd.testing.assert_frame_equal(again[f'reach_{REACH:g}'][COMPARED], own[COMPARED])
@@ -37,14 +37,14 @@ def test_the_runs_own_settings_give_its_own_results_and_others_their_own(tiny_ve
 
 def test_a_variant_run_again_resumes_unless_its_cases_changed(tiny_vectorfind_runs, monkeypatch):
     run_dir = tiny_vectorfind_runs['w']
-    retest.retest(run_dir, [0.5], codes=1)
+    retest.retest(run_dir, [0.5], cases=slice(0, 1))
     tested = []
     original = GenerationTest.test
     monkeypatch.setattr(GenerationTest, 'test', lambda self, *a: tested.append(a[0]) or original(self, *a))
-    retest.retest(run_dir, [0.5], codes=1)
+    retest.retest(run_dir, [0.5], cases=slice(0, 1))
     assert tested == []  # every code of the variant was done
     with pytest.raises(ValueError, match='--start 1, but the run tested 1 codes'):
-        retest.retest(run_dir, [0.5], codes=1, start=1)
+        retest.retest(run_dir, [0.5], cases=slice(1, 2))
 
 
 @pytest.mark.parametrize('argv, words', [(['--layers', 'pose=4-2'], '--layers'), (['--start', '-1'], '--start'),

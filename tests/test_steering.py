@@ -14,8 +14,8 @@ from stylegan import Generator, architecture
 from vectorfind.directions import load_direction, vector_path
 from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import GRID_RANGES, score_code_edits, weight_grid
-from vectorfind.local_hold import REACH, held_locally
-from vectorfind.spaces import LatentSpace
+from vectorfind.local_hold import REACH, LocalHold
+from vectorfind.spaces import CodeEditor, LatentSpace
 from vectorfind.steering import Steering, read_tested_codes
 
 
@@ -34,10 +34,12 @@ def pipeline_faces(run_dir, steering, code, group, rows, space=LatentSpace(), ho
     dim = space.dim(steering.generator)
     directions = np.stack([load_direction(vector_path(run_dir, p, group, space.name), dim)[0]
                            for p in CORE_PROPERTIES])
+    editor = CodeEditor(steering.generator, space)
     if hold_with is not None:
-        directions = held_locally(steering.generator, hold_with, code, directions, GRID_RANGES, space, 'cpu')
-    edited = space.edit(steering.generator, code, weight_grid(), directions, 'cpu')
-    return np.concatenate([to_uint8(space.render(steering.generator, edited[i:i + 1], 'cpu')) for i in rows])
+        directions = LocalHold(hold_with).directions(editor, code, directions, GRID_RANGES)
+    with torch.inference_mode():
+        edited = editor.edited(code, weight_grid(), directions)
+        return np.concatenate([to_uint8(editor.images(edited[i:i + 1])) for i in rows])
 
 
 def test_a_face_is_the_pipelines_face_of_the_edited_code(grouped):
@@ -67,8 +69,8 @@ def test_an_ungrouped_run_in_w_steers_in_w_on_its_layers(tiny_vectorfind_runs):
     code = read_tested_codes(run_dir, 515)[1][0]
     assert steering.group_of(code) == 'all'
     cnn = load_property_score_cnn(run_dir.parent / 'cnn.pth')
-    assert steering.hold_with is not None  # the run held each code's directions to it
-    assert steering.hold_reach == REACH
+    assert steering.hold is not None  # the run held each code's directions to it
+    assert steering.hold.reach == REACH
     for i in (3, 40):
         np.testing.assert_array_equal(steering.render(code, *weight_grid()[i]),
                                       pipeline_faces(run_dir, steering, code, 'all', [i], steering.space, cnn)[0])
@@ -83,7 +85,7 @@ def test_a_run_held_before_the_reach_existed_is_steered_as_it_was_made(tiny_vect
     config = json.loads((run_dir / 'config.json').read_text())
     del config['hold_reach']
     (run_dir / 'config.json').write_text(json.dumps(config))
-    assert Steering.from_run(run_dir).hold_reach == 0.0
+    assert Steering.from_run(run_dir).hold.reach == 0.0
 
 
 def test_group_of_an_untested_code_follows_the_pipelines_rule(grouped, tmp_path):
@@ -169,7 +171,6 @@ def test_a_held_run_recorded_what_its_steering_directions_score(tiny_vectorfind_
     steering = Steering.from_run(run_dir)
     results, codes = read_tested_codes(run_dir, steering.code_dim)
     cnn = load_property_score_cnn(run_dir.parent / 'cnn.pth')
-    _, corr = score_code_edits(steering.generator, cnn, codes[0], steering.code_directions(codes[0]), 'cpu',
-                               space=steering.space)
+    _, corr = score_code_edits(steering.editor, cnn, codes[0], steering.code_directions(codes[0]))
     for prop in CORE_PROPERTIES:
         assert round(corr[prop], 4) == pytest.approx(results[f'{prop}_corr'][0], abs=1e-4)

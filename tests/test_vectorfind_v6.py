@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 
@@ -13,9 +14,9 @@ from stylegan import Generator, convert_v1_to_v6, architecture
 from vectorfind import pipeline as v6
 from vectorfind.directions import load_direction, save_direction
 from vectorfind.generation_testing import THRESHOLDS, weight_grid
-from vectorfind.latents import draw_codes, render
+from vectorfind.latents import draw_codes, images
 from vectorfind.least_squares import conditional_moves, fit_property_directions
-from vectorfind.spaces import LatentSpace
+from vectorfind.spaces import CodeEditor, LatentSpace
 
 
 @pytest.fixture(scope='module')
@@ -226,11 +227,12 @@ def test_a_w_edit_renders_through_truncation_psi_1_and_only_on_its_layers():
     generator = convert_v1_to_v6(Generator(architecture('tiny')).eval())
     code = draw_codes(1, 515, seed=3, purpose=1, block=0)[0]
     directions = np.random.default_rng(0).standard_normal((3, 32)).astype(np.float32)
-    unedited = LatentSpace('w').edit(generator, code, np.zeros((1, 3)), directions, 'cpu')
-    np.testing.assert_array_equal(LatentSpace('w').render(generator, unedited, 'cpu').numpy(),
-                                  render(generator, code[None], 'cpu').numpy())
-    space = LatentSpace('w', {'eyes': (2, 4)})
-    styles = space.edit(generator, code, np.array([[1.0, 0.0, 0.0]]), directions, 'cpu')
+    in_w = CodeEditor(generator, LatentSpace('w'))
+    with torch.inference_mode():
+        unedited = in_w.edited(code, np.zeros((1, 3)), directions)
+        np.testing.assert_array_equal(in_w.images(unedited).numpy(), images(generator, code[None], 'cpu').numpy())
+        styles = CodeEditor(generator, LatentSpace('w', {'eyes': (2, 4)})).edited(code, np.array([[1.0, 0.0, 0.0]]),
+                                                                                  directions)
     moved = (styles - unedited).abs().amax(dim=2)[0]
     assert (moved[2:4] > 0).all() and (moved[:2] == 0).all() and (moved[4:] == 0).all()
     with pytest.raises(ValueError, match='synthesis layers'):

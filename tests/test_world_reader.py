@@ -133,3 +133,42 @@ def test_nothing_that_steers_imports_the_judge():
                  if module.split('.')[0] == 'judge']
     assert offenders == []
     assert 'judge' in {m.split('.')[0] for m in imported_modules(os.path.join(REPO, 'judge', 'train.py'))}
+
+
+# ---- the committed reader on constructed faces ---------------------------------------------------
+MODEL = os.path.join(REPO, 'models', 'default', 'world_reader.pth')
+EVALUATION = os.path.join(REPO, 'models', 'default', 'world_reader_evaluation.csv')
+
+
+@pytest.fixture(scope='module')
+def reader():
+    return load_world_reader(MODEL)
+
+
+@pytest.fixture(scope='module')
+def tolerance():
+    """How far a reading may move when its factor did not: four times the measured reading noise
+    of a difference of two readings (sqrt 2 of one), in spreads."""
+    table = pd.read_csv(EVALUATION).set_index('factor')
+    return 4 * np.sqrt(2) * table.reading_noise
+
+
+def read_edit(reader, name, before, after, n=6):
+    """Encodings of n world faces rendered with factor `name` at `before` and at `after`."""
+    from judge.faces import render_views
+    faces = world_faces(n)
+    views = [render_views([{**face, name: value} for face in faces], reader.resolution)
+             for value in (before, after)]
+    return reader.encoded(views[0]), reader.encoded(views[1])
+
+
+@pytest.mark.parametrize('name, before, after, least', [
+    ('eye_openness', 0.3, 0.9, 0.4), ('mouth_openness', 0.1, 0.9, 0.5), ('head_turn', -0.6, 0.6, 0.8),
+    ('skin_lightness', 120.0, 200.0, 50.0), ('clothes_lightness', 60.0, 180.0, 80.0)])
+def test_one_factor_changed_is_read_moving_alone(reader, tolerance, name, before, after, least):
+    start, end = read_edit(reader, name, before, after)
+    moved = decode(end)[name] - decode(start)[name]
+    assert (moved > least).all(), f'{name} read to move by {moved.round(3).tolist()}, at least {least} expected'
+    changes = changes_in_spreads(start, end).drop(columns=name)
+    excess = changes.median() - tolerance[changes.columns]
+    assert (excess <= 0).all(), f'{name} edit moved {excess[excess > 0].round(3).to_dict()} spreads past the noise'

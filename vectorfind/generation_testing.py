@@ -22,10 +22,7 @@ from common.files import atomic_write
 from common.images import to_uint8
 from scores.leakage import leakage
 from scores.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
-from vectorfind.groups import group_names
-from vectorfind.latents import TESTING, draw_codes, render_and_score
-from vectorfind.local_hold import REACH, held_locally
-from vectorfind.spaces import LatentSpace
+from vectorfind.latents import TESTING, draw_codes
 
 EYES_WEIGHTS = (-1.2, 1.8)
 MOUTH_WEIGHTS = (-2.4, -1.2, 0.0, 1.2, 2.4)
@@ -66,25 +63,15 @@ def passes(corr, leaks, max_leakage=None):
 
 
 @torch.inference_mode()
-def score_code_edits(generator, cnn, code, directions, device, batch_size=10, space=LatentSpace()):
+def score_code_edits(editor, cnn, code, directions, batch_size=10):
     """Scores [50, 7] (all of the CNN's) and the correlations of eyes, mouth and pose with their
     intended weights, for one code's test: the code edited over the grid along `directions`
-    [3, dim] in `space`, rendered and scored straight from the generator's float output."""
-    edited = space.edit(generator, code, weight_grid(), directions, device)
-    scores = torch.cat([cnn.score(space.render(generator, edited[i:i + batch_size], device),
-                                  PROPERTY_NAMES).float().cpu()
-                        for i in range(0, len(edited), batch_size)]).numpy()
+    [3, dim] by `editor` (`vectorfind.spaces.CodeEditor`), rendered and scored straight from the
+    generator's float output."""
+    images = editor.render(code, weight_grid(), directions, batch_size)
+    scores = torch.cat([cnn.score(images[i:i + batch_size], PROPERTY_NAMES).float().cpu()
+                        for i in range(0, len(images), batch_size)]).numpy()
     return scores, correlations(scores[:, CORE_COLUMNS])
-
-
-def code_directions(generator, directions, group, code, space, device, hold_with=None, reach=REACH):
-    """[3, dim]: the eyes, mouth and pose directions of `group` in `directions` {(property,
-    group): vector}, held to `code` [code_dim] with the CNN `hold_with` when given, turned by
-    `reach` toward each score's rise (`vectorfind/local_hold.py`)."""
-    stacked = np.stack([directions[prop, group] for prop in CORE_PROPERTIES])
-    if hold_with is None:
-        return stacked
-    return held_locally(generator, hold_with, code, stacked, GRID_RANGES, space, device, reach)
 
 
 def annotated_grid(images, scores, columns=10, tile=96):
@@ -103,26 +90,26 @@ def annotated_grid(images, scores, columns=10, tile=96):
 
 
 class GenerationTest:
-    """Tests codes one after another, resuming from `test_result.csv` in `report_dir` unless the
-    directions are `fresh` (fitted anew, so that earlier results no longer hold). `score_std` [7]
-    is the spread of each CNN score over random samples of the generator, leakage's unit.
-    `local_hold`: each code is moved along its group's directions held to it with the test's CNN
-    (`vectorfind/local_hold.py`, turned by `hold_reach`) instead of the directions as fitted."""
+    """Tests codes one after another, moved by the edit rule `steering` (`vectorfind.steering.
+    Steering`: its generator, directions, space, local hold and group rule) and scored by the
+    Property Score CNN `cnn`, resuming from `test_result.csv` in `report_dir` (`start_afresh`
+    drops earlier results, for directions fitted anew). `score_std` [7] is the spread of each CNN
+    score over random samples of the generator, leakage's unit."""
 
-    def __init__(self, generator, cnn, directions, medians, report_dir, device, seed, batch_size,
-                 score_std, fresh=False, max_leakage=None, space=LatentSpace(), local_hold=False,
-                 hold_reach=REACH):
-        self.generator, self.cnn, self.device, self.seed = generator, cnn, device, seed
-        self.space, self.local_hold, self.hold_reach = space, local_hold, hold_reach
-        self.batch_size, self.score_std, self.max_leakage = batch_size, score_std, max_leakage
-        self.directions, self.medians, self.report_dir = directions, medians, report_dir
-        self.code_dim = generator.z_dim + generator.label_dim
+    def __init__(self, steering, cnn, score_std, report_dir, seed, batch_size, max_leakage=None):
+        self.steering, self.cnn, self.score_std, self.report_dir = steering, cnn, score_std, report_dir
+        self.seed, self.batch_size, self.max_leakage = seed, batch_size, max_leakage
         os.makedirs(report_dir, exist_ok=True)
-        if fresh and distributed.is_main():
-            for name in os.listdir(report_dir):
+        self.results, self.codes = self._load_previous()
+
+    def start_afresh(self):
+        """Forget every earlier result (the directions they were made with are gone)."""
+        if distributed.is_main():
+            for name in os.listdir(self.report_dir):
                 if name.startswith('passed_case_'):
                     os.remove(self._path(name))
-        self.results, self.codes = ([], []) if fresh else self._load_previous()
+        self.results, self.codes = [], []
+        return self
 
     def _path(self, name):
         return os.path.join(self.report_dir, name)
@@ -133,10 +120,6 @@ class GenerationTest:
         results = pd.read_csv(self._path('test_result.csv')).to_dict('records')
         codes = list(pd.read_csv(self._path('latent_codes_all.csv')).to_numpy(np.float32))
         return results[:len(codes)], codes[:len(results)]
-
-    def group_of(self, code):
-        scores = render_and_score(self.generator, self.cnn, code[None], self.device, batch_size=1)
-        return str(group_names(scores, self.medians)[0])
 
     def run(self, num_pass, max_tries, codes=None, given_groups=None):
         """Test random codes until `num_pass` passed or `max_tries` were tried, or every given code.
@@ -156,8 +139,9 @@ class GenerationTest:
             return len(self.results) < total and (codes is not None or self.passed() < num_pass)
 
         def test_case(case):
-            code = codes[case] if codes is not None else draw_codes(1, self.code_dim, self.seed, TESTING, case)[0]
-            group = given_groups[case] if given_groups is not None else self.group_of(code)
+            code = (codes[case] if codes is not None
+                    else draw_codes(1, self.steering.code_dim, self.seed, TESTING, case)[0])
+            group = given_groups[case] if given_groups is not None else self.steering.group_of(code)
             return self.test(case, code, group)
 
         progress = tqdm(total=total, initial=len(self.results), desc='generation test', unit='code',
@@ -183,17 +167,14 @@ class GenerationTest:
 
     def test(self, case, code, group):
         """(result row, code, the passing grid as PNG bytes or None) of one code's test."""
-        directions = code_directions(self.generator, self.directions, group, code, self.space, self.device,
-                                     self.cnn if self.local_hold else None, self.hold_reach)
-        scores, corr = score_code_edits(self.generator, self.cnn, code, directions, self.device,
-                                        self.batch_size, self.space)
+        directions = self.steering.code_directions(code, group)
+        scores, corr = score_code_edits(self.steering.editor, self.cnn, code, directions, self.batch_size)
         leaks = {prop: worst for prop, (worst, _) in
                  leakage(weight_grid(), scores, self.score_std).items()}
         passed = passes(corr, leaks, self.max_leakage)
         grid = None
         if passed:
-            edited = self.space.edit(self.generator, code, weight_grid(), directions, self.device)
-            images = to_uint8(self.space.render(self.generator, edited, self.device))
+            images = to_uint8(self.steering.editor.render(code, weight_grid(), directions, len(weight_grid())))
             grid = io.BytesIO()
             Image.fromarray(annotated_grid(images, scores[:, CORE_COLUMNS])).save(grid, format='PNG')
             grid = grid.getvalue()
@@ -219,7 +200,7 @@ class GenerationTest:
         if not distributed.is_main():
             return
         codes = np.stack(self.codes)
-        z_dim = self.generator.z_dim
+        z_dim = self.steering.generator.z_dim
         tables = {'test_result.csv': pd.DataFrame(self.results, columns=RESULT_COLUMNS),
                   'latent_codes_all.csv': pd.DataFrame(codes),
                   'latent_codes_part1.csv': pd.DataFrame(codes[:, :z_dim]),

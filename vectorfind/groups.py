@@ -5,6 +5,7 @@ import numpy as np
 
 from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from scores.table import read_score_table
+from vectorfind.latents import render_and_score
 
 GROUPING_PROPERTIES = ('hair_color', 'hair_length', 'background_mean')
 GROUP_NAMES = tuple(a + b + c for a in 'hl' for b in 'hl' for c in 'hl')
@@ -35,3 +36,15 @@ def group_names(scores, medians):
     letters = [np.where(scores[:, property_column(name)] >= medians[name], 'h', 'l')
                for name in GROUPING_PROPERTIES]
     return np.char.add(np.char.add(letters[0], letters[1]), letters[2])
+
+
+class ScoreGroups:
+    """The group of a code [code_dim]: its face's hair colour, hair length and background mean, by
+    the Property Score CNN `cnn`, against `medians` (SPEC: "For a latent, find its group")."""
+
+    def __init__(self, generator, cnn, medians, device='cpu'):
+        self.generator, self.cnn, self.medians, self.device = generator, cnn, medians, device
+
+    def __call__(self, code):
+        scores = render_and_score(self.generator, self.cnn, code[None], self.device, batch_size=1)
+        return str(group_names(scores, self.medians)[0])

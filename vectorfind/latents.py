@@ -36,12 +36,6 @@ def split_code(codes, z_dim):
     return codes[:, :z_dim], codes[:, z_dim:]
 
 
-@torch.inference_mode()
-def render(generator, codes, device):
-    """Generator images (NCHW, raw range) of codes [N, z_dim + 3], truncation off, fixed noise."""
-    return images(generator, codes, device)
-
-
 def mapped(generator, codes, device):
     """w [N, w_dim] of codes [N, z_dim + 3]: the mapping network's output."""
     z, extra = split_code(torch.as_tensor(codes, device=device), generator.z_dim)
@@ -49,7 +43,7 @@ def mapped(generator, codes, device):
 
 
 def images(generator, codes, device):
-    """`render`, differentiable."""
+    """Generator images (NCHW, raw range) of codes [N, z_dim + 3], truncation off, fixed noise."""
     z, extra = split_code(torch.as_tensor(codes, device=device), generator.z_dim)
     return generator(z, extra, trunc_psi=1.0, trunc_layers=0, randomize_noise=False)['image']
 
@@ -58,6 +52,6 @@ def images(generator, codes, device):
 def render_and_score(generator, cnn, codes, device, batch_size, names=PROPERTY_NAMES):
     """Property Score CNN scores `names` [N, len(names)] for codes [N, z_dim + 3], straight from
     the generator's float output (the CNN resizes to 256 itself): no uint8 or JPEG round trip."""
-    scores = [cnn.score(render(generator, codes[i:i + batch_size], device), names).float().cpu()
+    scores = [cnn.score(images(generator, codes[i:i + batch_size], device), names).float().cpu()
               for i in range(0, len(codes), batch_size)]
     return torch.cat(scores).numpy()

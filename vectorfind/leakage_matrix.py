@@ -40,8 +40,7 @@ def leakage_matrix(out_dir, codes=30, device='cpu'):
     for code in tqdm(tested[:codes], desc='leakage matrix', unit='code'):
         directions = steering.code_directions(code)
         with inference_precision(device, steering.precision):
-            scores, _ = score_code_edits(steering.generator, cnn, code, directions, device,
-                                         space=steering.space)
+            scores, _ = score_code_edits(steering.editor, cnn, code, directions)
         changes.append(score_changes(weight_grid(), scores, spread))
     return pd.DataFrame(np.median(np.stack(changes), axis=0), index=list(CORE_PROPERTIES),
                         columns=list(PROPERTY_NAMES))

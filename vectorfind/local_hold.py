@@ -41,11 +41,12 @@ AGAIN = (0, 0, 5)
 REACH = 1.0
 
 
-def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
+def score_jacobian(editor, cnn, code, directions, k, offsets):
     """[7, dim]: the mean over `offsets` of d scores / d move, the move added to the point of
-    `code` [code_dim] moved by t * directions[k], on the layers of property k. One backward
-    pass: a probe per score and offset, each scored by its score's sub-CNN alone."""
-    n, dim = len(PROPERTY_NAMES), directions.shape[1]
+    `code` [code_dim] moved by t * directions[k], on the layers of property k, as `editor`
+    (`vectorfind.spaces.CodeEditor`) moves it. One backward pass: a probe per score and offset,
+    each scored by its score's sub-CNN alone."""
+    n, dim, device = len(PROPERTY_NAMES), directions.shape[1], editor.device
     rows = n * len(offsets)
     weights = np.zeros((rows, len(CORE_PROPERTIES)), dtype=np.float32)
     weights[:, k] = 1.0
@@ -54,41 +55,45 @@ def score_jacobian(generator, cnn, code, directions, k, offsets, space, device):
     steps = torch.as_tensor(np.repeat(np.asarray(offsets, dtype=np.float64), n), device=device)
     with torch.enable_grad():
         per_row[:, k] = per_row[:, k] * steps[:, None].to(per_row.dtype) + probe
-        images = space.images(generator, space.edited(generator, code, weights, per_row, device), device)
+        images = editor.images(editor.edited(code, weights, per_row))
         # row r probes score r mod 7 at offset r // 7: only that score's sub-CNN need see it
         probed = sum(cnn.score(images[j::n], [name]).float().sum() for j, name in enumerate(PROPERTY_NAMES))
         gradient, = torch.autograd.grad(probed, probe)
     return gradient.double().cpu().reshape(len(offsets), n, dim).mean(dim=0).numpy()
 
 
-def hold_direction(generator, cnn, code, fitted, along, k, points, range_k, space, device, reach):
-    """Property k's direction for `code`: fitted[k] turned by `reach` toward its own score's
-    gradient, then projected onto the null space of the six other scores' Jacobian, both the
-    means at `points` offsets over `range_k` along along[k] (module docstring)."""
-    jacobian = score_jacobian(generator, cnn, code, along, k, np.linspace(*range_k, points), space, device)
-    own = PROPERTY_NAMES.index(CORE_PROPERTIES[k])
-    others = np.delete(jacobian, own, axis=0)
-    d = fitted[k].astype(np.float64)
-    rise = np.linalg.norm(jacobian[own])
-    aim = d / np.linalg.norm(d) + (reach / rise * jacobian[own] if rise > 0 else 0.0)
-    u = aim - others.T @ np.linalg.lstsq(others @ others.T, others @ aim, rcond=None)[0]
-    norm = np.linalg.norm(u)
-    if norm < 1e-6 * np.linalg.norm(aim):
-        return fitted[k]  # nothing of the aim is left outside the others' span: keep the fitted one
-    u /= norm
-    return (u if jacobian[own] @ u >= 0 else -u).astype(fitted.dtype)
+class LocalHold:
+    """Holding each code's other six scores along its own edits, with the Property Score CNN `cnn`,
+    each direction turned by `reach` toward its own score's rise first (module docstring)."""
 
+    def __init__(self, cnn, reach=REACH):
+        check_finite(reach, 'hold reach', low=0)
+        self.cnn, self.reach = cnn, reach
 
-def held_locally(generator, cnn, code, directions, ranges, space, device, reach=REACH):
-    """Directions [3, dim] for `code` [code_dim]: `directions` [3, dim] (eyes, mouth, pose), each
-    turned by `reach` toward its own score's rise and projected to hold the six other scores
-    along its edit over `ranges` [(low, high)] per property (module docstring); where `AGAIN`
-    asks for it, once more with the Jacobian taken along the held direction's own path."""
-    check_finite(reach, 'hold reach', low=0)
-    held = np.stack([hold_direction(generator, cnn, code, directions, directions, k, POINTS[k], ranges[k],
-                                    space, device, reach) for k in range(len(CORE_PROPERTIES))])
-    for k, points in enumerate(AGAIN):
-        if points:
-            held[k] = hold_direction(generator, cnn, code, directions, held, k, points, ranges[k], space, device,
-                                     reach)
-    return held
+    def directions(self, editor, code, fitted, ranges):
+        """Directions [3, dim] for `code` [code_dim]: `fitted` [3, dim] (eyes, mouth, pose), each
+        held along its edit over `ranges` [(low, high)] per property; where `AGAIN` asks for it,
+        once more with the Jacobian taken along the held direction's own path."""
+        held = np.stack([self.direction(editor, code, fitted, fitted, k, POINTS[k], ranges[k])
+                         for k in range(len(CORE_PROPERTIES))])
+        for k, points in enumerate(AGAIN):
+            if points:
+                held[k] = self.direction(editor, code, fitted, held, k, points, ranges[k])
+        return held
+
+    def direction(self, editor, code, fitted, along, k, points, range_k):
+        """Property k's direction for `code`: fitted[k] turned by the reach toward its own score's
+        gradient, then projected onto the null space of the six other scores' Jacobian, both the
+        means at `points` offsets over `range_k` along along[k]."""
+        jacobian = score_jacobian(editor, self.cnn, code, along, k, np.linspace(*range_k, points))
+        own = PROPERTY_NAMES.index(CORE_PROPERTIES[k])
+        others = np.delete(jacobian, own, axis=0)
+        d = fitted[k].astype(np.float64)
+        rise = np.linalg.norm(jacobian[own])
+        aim = d / np.linalg.norm(d) + (self.reach / rise * jacobian[own] if rise > 0 else 0.0)
+        u = aim - others.T @ np.linalg.lstsq(others @ others.T, others @ aim, rcond=None)[0]
+        norm = np.linalg.norm(u)
+        if norm < 1e-6 * np.linalg.norm(aim):
+            return fitted[k]  # nothing of the aim is left outside the others' span: keep the fitted one
+        u /= norm
+        return (u if jacobian[own] @ u >= 0 else -u).astype(fitted.dtype)

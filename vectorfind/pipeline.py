@@ -45,13 +45,14 @@ from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_directions, load_direction,
                                    save_direction, selections, tsne_plots, vector_path)
 from vectorfind.generation_testing import GenerationTest
-from vectorfind.groups import (ALL_SAMPLES, GROUP_NAMES, borrowing_all_samples, group_names,
+from vectorfind.groups import (ALL_SAMPLES, GROUP_NAMES, ScoreGroups, borrowing_all_samples, group_names,
                                medians_from_table)
 from vectorfind.latents import PRECISIONS, inference_precision
 from vectorfind.least_squares import HOLDS
-from vectorfind.local_hold import REACH
+from vectorfind.local_hold import REACH, LocalHold
 from vectorfind.sampling import iter_chunks, sample_and_score
 from vectorfind.spaces import SPACES, LatentSpace, parse_layers
+from vectorfind.steering import Steering
 
 V6_FILE = 'stylegan_gen_vector_find_v6.pth'
 REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
@@ -168,8 +169,8 @@ def training_phase(generator, cnn, medians, settings):
 
     def sample():
         with inference_precision(settings.device, settings.precision):
-            sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.device,
-                             settings.batch_size, settings.chunk_size)
+            sample_and_score(generator, cnn, settings.n, settings.seed, settings.out_dir, settings.batch_size,
+                             settings.chunk_size)
     distributed.together(sample)
     return distributed.on_main(lambda: fit_and_plot(generator, medians, settings, paths, stored))
 
@@ -361,11 +362,15 @@ def run_in_folder(settings):
     if not settings.grouping:
         directions = borrowing_all_samples(directions, GROUP_NAMES)
     spread = distributed.on_main(lambda: score_spread(settings, fitted))
-    test = distributed.together(lambda: GenerationTest(
-        generator, cnn, directions, medians, os.path.join(settings.out_dir, 'image_generation_report'),
-        settings.device, settings.seed, settings.batch_size, spread, fresh=fitted,
-        max_leakage=settings.max_leakage, space=latent_space(settings), local_hold=settings.local_hold,
-        hold_reach=settings.hold_reach))
+    hold = LocalHold(cnn, settings.hold_reach) if settings.local_hold else None
+    steering = Steering(generator, directions, latent_space(settings), hold,
+                        ScoreGroups(generator, cnn, medians, settings.device), settings.device, settings.precision)
+
+    def test_in_folder():
+        test = GenerationTest(steering, cnn, spread, os.path.join(settings.out_dir, 'image_generation_report'),
+                              settings.seed, settings.batch_size, settings.max_leakage)
+        return test.start_afresh() if fitted else test
+    test = distributed.together(test_in_folder)
     with inference_precision(settings.device, settings.precision):
         statistics = test.run(settings.num_pass, settings.max_tries, codes, groups)
     print(statistics.to_string(index=False))

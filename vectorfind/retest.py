@@ -29,6 +29,7 @@ from property_score_cnn import load_property_score_cnn
 from vectorfind.generation_testing import GenerationTest, passes
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, borrowing_all_samples
 from vectorfind.latents import inference_precision
+from vectorfind.local_hold import LocalHold
 from vectorfind.spaces import LatentSpace, parse_layers
 from vectorfind.steering import Steering, read_tested_codes
 
@@ -50,21 +51,21 @@ def variants(reaches, layer_specs, as_fitted):
     return [(variant_name(layers, reach), layers, reach) for layers in layer_specs for reach in holds]
 
 
-def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, codes=40, start=0, device='cpu',
+def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, cases=slice(0, 40), device='cpu',
            max_leakage=0.3):
     """The summary DataFrame, one row per variant (`variants` of `reaches`, `layer_specs` and
-    `as_fitted`; None: the run's own hold, or layers) over test cases `start` to
-    `start + codes - 1` of the run in `out_dir`."""
+    `as_fitted`; None: the run's own hold, or layers) over the test cases `cases`
+    (a slice) of the run in `out_dir`."""
     steering = Steering.from_run(out_dir, device)
     if reaches is None:
-        reaches = [None if steering.hold_with is None else steering.hold_reach]
+        reaches = [None if steering.hold is None else steering.hold.reach]
     with open(os.path.join(out_dir, 'config.json')) as f:
         config = json.load(f)
     results, tested = read_tested_codes(out_dir, steering.code_dim)
+    start = cases.start or 0
     if start >= len(tested):
         raise ValueError(f'{out_dir}: --start {start}, but the run tested {len(tested)} codes'
                          f' (cases 0 to {len(tested) - 1})')
-    cases = slice(start, start + codes)
     groups = [str(group) for group in results['group_name'][cases]]
     directions = steering.directions
     if steering.groups == [ALL_SAMPLES]:  # as the pipeline does: every group moves along the one fit
@@ -74,7 +75,8 @@ def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, codes=40, s
     rows = []
     for name, layers, reach in variants(reaches, layer_specs or [None], as_fitted):
         space = steering.space if layers is None else LatentSpace(steering.space.name, parse_layers(layers))
-        space.check(steering.generator)
+        variant = Steering(steering.generator, directions, space, None if reach is None else LocalHold(cnn, reach),
+                           device=device, precision=steering.precision)
         report_dir = os.path.join(out_dir, RETEST_DIR, name)
         settings = {'variant': name, 'layers': config.get('layers') if layers is None else layers,
                     'local_hold': reach is not None, 'hold_reach': reach, 'first_case': start}
@@ -82,14 +84,10 @@ def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, codes=40, s
         resumable = os.path.exists(record) and earlier_settings(record) == settings
         os.makedirs(report_dir, exist_ok=True)
         write_json(record, settings)
-
-        def test_on(fresh):
-            return GenerationTest(steering.generator, cnn, directions, None, report_dir, device,
-                                  config['seed'], config['batch_size'], spread, fresh=fresh, space=space,
-                                  local_hold=reach is not None, hold_reach=reach or 0.0)
-        test = test_on(fresh=not resumable)
-        if len(test.results) > len(tested[cases]):  # an earlier retest of more codes from the same case
-            test = test_on(fresh=True)
+        test = GenerationTest(variant, cnn, spread, report_dir, config['seed'], config['batch_size'])
+        # afresh for other settings, or after an earlier retest of more codes from the same case
+        if not resumable or len(test.results) > len(tested[cases]):
+            test.start_afresh()
         print(f'{name}:')
         with inference_precision(device, steering.precision):
             statistics = test.run(0, 0, tested[cases], groups)
@@ -139,7 +137,8 @@ def check_args(args):
 
 
 def report(args):
-    summary = retest(args.run, args.hold_reach, args.layers, args.as_fitted, args.codes, args.start, args.device,
+    summary = retest(args.run, args.hold_reach, args.layers, args.as_fitted,
+                     slice(args.start, args.start + args.codes), args.device,
                      args.max_leakage)
     write_csv(os.path.join(args.run, RETEST_DIR, 'summary.csv'), summary)
     shown = ['variant', *[f'{p}_abs_corr_mean' for p in CORE_PROPERTIES], 'tested', 'passed',

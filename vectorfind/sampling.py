@@ -24,9 +24,10 @@ def chunk_sizes(n, chunk_size):
     return [min(chunk_size, n - start) for start in range(0, n, chunk_size)]
 
 
-def sample_and_score(generator, cnn, n, seed, out_dir, device, batch_size, chunk_size):
-    """Make sure this rank's chunks of the n samples exist (all of them in one process); return how
-    many chunks were newly made."""
+def sample_and_score(generator, cnn, n, seed, out_dir, batch_size, chunk_size):
+    """Make sure this rank's chunks of the n samples exist (all of them in one process), made on
+    the generator's device; return how many chunks were newly made."""
+    device = next(generator.parameters()).device
     sizes = chunk_sizes(n, chunk_size)
     here = distributed.world()
     # By index, not by position among the missing ones: ranks that look at the folder at

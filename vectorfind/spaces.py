@@ -56,38 +56,50 @@ class LatentSpace:
                 raise ValueError(f'--layers {prop}={first}-{stop}: the generator has'
                                  f' {generator.num_layers} synthesis layers (0-{generator.num_layers})')
 
-    @torch.inference_mode()
-    def edit(self, generator, code, weights, directions, device):
-        """One code [z_dim + 3] edited by each row of `weights` [N, 3] along `directions`
-        [3, dim] (eyes, mouth, pose): codes [N, z_dim + 3] in z, per-layer styles [N, layers,
-        w_dim] in w. Rows of either can be rendered in batches by `render`."""
-        return self.edited(generator, code, weights, directions, device)
 
-    def edited(self, generator, code, weights, directions, device):
-        """`edit`, differentiable in `directions`, which may also be one set per row
-        [N, 3, dim] (the local hold's probes, `vectorfind/local_hold.py`)."""
+@dataclass(frozen=True, eq=False)
+class CodeEditor:
+    """How one generator's codes are moved and drawn in one space: the single form of an edit that
+    every VectorFind stage uses (the test, the local hold, steering, retest, the leakage matrix).
+
+    `edited` moves one code [z_dim + 3] by each row of weights [N, 3] along directions [3, dim]
+    (eyes, mouth, pose): codes [N, z_dim + 3] in z, per-layer styles [N, layers, w_dim] in w;
+    `images` draws rows of that, truncation off, fixed noise. Both are differentiable (the local
+    hold takes their gradient); `render` does both without autograd, in batches.
+    """
+    generator: torch.nn.Module
+    space: LatentSpace = LatentSpace()
+    device: str = 'cpu'
+
+    def edited(self, code, weights, directions):
+        """`code` edited by each row of `weights` along `directions`, which may also be one set
+        per row [N, 3, dim] (the local hold's probes, `vectorfind/local_hold.py`)."""
+        generator, device = self.generator, self.device
         weights = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device)
         moves = weights[..., None] * torch.as_tensor(directions, device=device)  # [N, 3, dim]
-        if self.name == 'z':
+        if self.space.name == 'z':
             return torch.as_tensor(code, device=device)[None, :] + moves.sum(dim=1)
         with torch.no_grad():  # in the synthesis network's dtype, whatever autocast ran the mapping in
             w = mapped(generator, code[None, :], device).to(next(generator.synthesis.parameters()).dtype)
         styles = generator.truncation(w.repeat(len(weights), 1))  # psi 1: w on every layer
         for k, prop in enumerate(CORE_PROPERTIES):
-            first, stop = self.layers.get(prop, (0, generator.num_layers))
+            first, stop = self.space.layers.get(prop, (0, generator.num_layers))
             styles[:, first:stop] += moves[:, k, None, :]
         return styles
 
-    def render(self, generator, edited, device):
-        """Images (NCHW, raw range) of rows of `edit`'s output: truncation off, fixed noise."""
-        with torch.inference_mode():
-            return self.images(generator, edited, device)
+    def images(self, edited):
+        """Images (NCHW, raw range) of rows of `edited`'s output."""
+        if self.space.name == 'z':
+            return latent_images(self.generator, edited, self.device)
+        return self.generator.synthesis(edited.to(self.device), randomize_noise=False)
 
-    def images(self, generator, edited, device):
-        """`render`, differentiable."""
-        if self.name == 'z':
-            return latent_images(generator, edited, device)
-        return generator.synthesis(edited.to(device), randomize_noise=False)
+    @torch.inference_mode()
+    def render(self, code, weights, directions, batch_size=1):
+        """Images of `code` edited by each row of `weights`, drawn `batch_size` rows at a time: a
+        batched convolution rounds a few pixels differently depending on what else is in the
+        batch, so each caller keeps its own batching and gets its own faces bit for bit."""
+        edited = self.edited(code, weights, directions)
+        return torch.cat([self.images(edited[i:i + batch_size]) for i in range(0, len(edited), batch_size)])
 
 
 def parse_layers(text):

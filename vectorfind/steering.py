@@ -9,8 +9,7 @@ A code is z followed by the generator's extra dims ([515] for every Oh-LoRA v6 g
 is moved by (eyes, mouth, pose) weights along the directions of its group, in the space the run
 found them in (z: `code + weights @ directions`; w: the code's w plus the move, on the synthesis
 layers each direction reaches), and rendered as the run's image generation test renders it
-(`vectorfind.spaces.LatentSpace.edit` and `.render`: truncation off, fixed noise, the run's
-precision): a face here is the test's face of that edit, bit for bit. A run made with
+(`vectorfind.spaces.CodeEditor`: truncation off, fixed noise, the run's precision): a face here is the test's face of that edit, bit for bit. A run made with
 `--local-hold` fits each code's directions to it (`vectorfind/local_hold.py`); so does its
 steering, with the run's CNN. Faces are rendered one at
 a time, because a batched convolution rounds a few pixels differently depending on what else is
@@ -28,11 +27,11 @@ from property_score_cnn import load_property_score_cnn
 from stylegan import load_generator
 from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import load_direction, vector_path
-from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, group_names, medians_from_table
-from vectorfind.generation_testing import code_directions
-from vectorfind.local_hold import REACH
-from vectorfind.latents import inference_precision, render_and_score
-from vectorfind.spaces import LatentSpace, parse_layers
+from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, ScoreGroups, medians_from_table
+from vectorfind.generation_testing import GRID_RANGES
+from vectorfind.local_hold import LocalHold
+from vectorfind.latents import inference_precision
+from vectorfind.spaces import CodeEditor, LatentSpace, parse_layers
 
 GENERATOR_FILE = 'stylegan_gen_vector_find_v6.pth'
 REPORT_DIR = 'image_generation_report'
@@ -83,24 +82,27 @@ def as_weights(weights, what, ndim):
 
 
 class Steering:
-    """A v6 generator and one unit direction per (property, group) in a latent space.
+    """The edit rule of a run: how a code is moved. A v6 generator, one unit direction per
+    (property, group) in a latent space, the rule that gives a code its group, and optionally the
+    local hold that fits each code's directions to it. The image generation test, this steering
+    API, retest and the leakage matrix all move codes through one of these.
 
     `directions`: {(property, group): vector [space.dim(generator)]}; an ungrouped run has the
     one group 'all'. `group_of`: code -> group name, needed only with several groups (`from_run`
     supplies the pipeline's rule). `precision`: 'float32' or 'bfloat16', the one the run was made
     in. `space`: where the directions live (`vectorfind.spaces.LatentSpace`: z, the default, or w
     with the synthesis layers each direction reaches); codes are z and the extra dims either way.
-    `hold_with`: a Property Score CNN to hold each code's other scores with
-    (`vectorfind/local_hold.py`, each direction turned by `hold_reach`), as a run with
+    `hold`: a `vectorfind.local_hold.LocalHold` holding each code's other scores, as a run with
     --local-hold does; None moves codes along the directions as they are.
     """
 
-    def __init__(self, generator, directions, group_of=None, device='cpu', precision='float32',
-                 space=LatentSpace(), hold_with=None, hold_reach=REACH):
-        self.generator = generator.to(device).eval()
-        self.hold_reach = hold_reach
-        self.hold_with = None if hold_with is None else hold_with.to(device).eval()
-        self.directions, self.device, self.precision, self.space = directions, device, precision, space
+    def __init__(self, generator, directions, space=LatentSpace(), hold=None, group_of=None, device='cpu',
+                 precision='float32'):
+        self.editor = CodeEditor(generator.to(device).eval(), space, device)
+        self.hold = hold
+        if hold is not None:
+            hold.cnn.to(device).eval()
+        self.directions, self.precision = directions, precision
         self.code_dim = generator.z_dim + generator.label_dim
         self.groups = sorted({group for _, group in directions})
         self._group_of = group_of
@@ -109,6 +111,10 @@ class Steering:
         if missing:
             raise ValueError(f'no direction for {missing}: every group needs eyes, mouth and pose')
         space.check(generator)
+
+    generator = property(lambda self: self.editor.generator)
+    space = property(lambda self: self.editor.space)
+    device = property(lambda self: self.editor.device)
 
     @classmethod
     def from_run(cls, out_dir, device='cpu'):
@@ -131,10 +137,10 @@ class Steering:
                 # vector_no 0, the one the run tested
                 directions[prop, group] = load_direction(path, space.dim(generator))[0]
         group_of = RunGroups(out_dir, config, generator, device, precision) if config.get('grouping') else None
-        hold_with = load_property_score_cnn(config['cnn']) if config.get('local_hold') else None
         # runs held before the reach existed held the fitted directions themselves
-        return cls(generator, directions, group_of, device, precision, space, hold_with,
-                   config.get('hold_reach', 0.0))
+        hold = (LocalHold(load_property_score_cnn(config['cnn']), config.get('hold_reach', 0.0))
+                if config.get('local_hold') else None)
+        return cls(generator, directions, space, hold, group_of, device, precision)
 
     def group_of(self, code):
         """The group whose directions move `code` [code_dim]."""
@@ -161,16 +167,18 @@ class Steering:
         grid[:, CORE_PROPERTIES.index(prop)] = steps
         return self._faces(code, grid)
 
-    def code_directions(self, code):
-        """[3, dim]: the eyes, mouth and pose directions that move `code` [code_dim]: its group's,
-        held to it when the steering holds the other scores (`hold_with`)."""
+    def code_directions(self, code, group=None):
+        """[3, dim]: the eyes, mouth and pose directions that move `code` [code_dim]: those of
+        `group` (default: the code's own), held to the code when the steering holds the other
+        scores, over the test grid's range of each property."""
         code = as_code(code, self.code_dim)
-        key = code.tobytes()
+        group = self.group_of(code) if group is None else group
+        key = (code.tobytes(), group)
         if key not in self._directions_of:  # held, seconds per code: a strip per property reuses them
+            fitted = np.stack([self.directions[prop, group] for prop in CORE_PROPERTIES])
             with inference_precision(self.device, self.precision):
-                self._directions_of[key] = code_directions(self.generator, self.directions, self.group_of(code),
-                                                           code, self.space, self.device, self.hold_with,
-                                                           self.hold_reach)
+                self._directions_of[key] = (fitted if self.hold is None else
+                                            self.hold.directions(self.editor, code, fitted, GRID_RANGES))
         return self._directions_of[key]
 
     def _faces(self, code, weights):
@@ -179,15 +187,13 @@ class Steering:
         code = as_code(code, self.code_dim)
         directions = self.code_directions(code)
         with inference_precision(self.device, self.precision):
-            edited = self.space.edit(self.generator, code, weights, directions, self.device)
-            return np.concatenate([to_uint8(self.space.render(self.generator, edited[i:i + 1], self.device))
-                                   for i in range(len(edited))])
+            return to_uint8(self.editor.render(code, weights, directions, batch_size=1))
 
 
 class RunGroups:
     """The group of a code [code_dim] in a grouped run: the one the run's test recorded for it
-    (test_result.csv), else the pipeline's rule: the Property Score CNN's hair colour, hair
-    length and background mean of the code's face against the medians of the run's score table."""
+    (test_result.csv), else the pipeline's rule (`vectorfind.groups.ScoreGroups` with the run's
+    CNN and score table)."""
 
     def __init__(self, out_dir, config, generator, device, precision):
         self.out_dir, self.config = out_dir, config
@@ -196,17 +202,17 @@ class RunGroups:
         if os.path.exists(os.path.join(out_dir, REPORT_DIR, 'latent_codes_all.csv')):
             results, codes = read_tested_codes(out_dir, generator.z_dim + generator.label_dim)
             self.recorded = {code.tobytes(): str(group) for code, group in zip(codes, results.group_name)}
-        self._cnn = self._medians = None  # loaded for the first code the run did not test
+        self._by_scores = None  # made for the first code the run did not test
 
     def __call__(self, code):
         if code.tobytes() in self.recorded:
             return self.recorded[code.tobytes()]
-        if self._cnn is None:
-            self._cnn = load_property_score_cnn(self._file('cnn')).to(self.device).eval()
-            self._medians = medians_from_table(self._file('scores_table'))
+        if self._by_scores is None:
+            cnn = load_property_score_cnn(self._file('cnn')).to(self.device).eval()
+            self._by_scores = ScoreGroups(self.generator, cnn, medians_from_table(self._file('scores_table')),
+                                          self.device)
         with inference_precision(self.device, self.precision):
-            scores = render_and_score(self.generator, self._cnn, code[None], self.device, batch_size=1)
-        return str(group_names(scores, self._medians)[0])
+            return self._by_scores(code)
 
     def _file(self, name):
         path = self.config.get(name)
