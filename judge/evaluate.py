@@ -18,16 +18,17 @@ it (<stem>.json: the medians and worst factors, the settings, seconds and machin
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 
-from common.cli import add_debug_flag, prepare_output_file, run_command
+from common.cli import prepare_output_file, run_command
 from common.files import write_csv, write_json
 from common.machine import machine
-from common.settings import as_record, new_parser, parse_settings
-from common.validation import check_count, check_file
+from common.settings import Path, as_record, check_settings, parse_settings, setting
+from common.validation import InputError, check_count, check_file
 from data.face_world import face_rng, sample_factors
 from judge.factors import (CLASSES, IDENTITY_FACTORS, NUISANCE_FACTORS, PROPERTY_FACTORS,
                            READ_FACTORS, SLICES, class_of, encode, r_squared, world_spreads)
@@ -37,20 +38,17 @@ from judge.reader import load_world_reader
 
 @dataclass
 class EvaluationSettings:
-    reader: str
-    out: str
-    seed: int = 11
-    n: int = 1_000
-    noise_faces: int = 100
-    noise_renders: int = 5
+    reader: Path = setting(help='the world reader (.pth)')
+    out: Path = setting(help='the per-factor table (.csv)')
+    seed: int = setting(11, check=partial(check_count, minimum=0), help='the world whose faces are read')
+    n: int = setting(1_000, check=partial(check_count, minimum=2), help='faces read for R^2')
+    noise_faces: int = setting(100, check=check_count, help='faces re-rendered for the noise')
+    noise_renders: int = setting(5, check=partial(check_count, minimum=2), help='renders of each')
 
     def __post_init__(self):
-        check_count(self.seed, '--seed', minimum=0)
-        check_count(self.n, '--n', minimum=2)
-        check_count(self.noise_faces, '--noise-faces')
-        check_count(self.noise_renders, '--noise-renders', minimum=2)
+        check_settings(self)
         if self.noise_faces > self.n:
-            raise ValueError(f'--noise-faces ({self.noise_faces}) must be at most --n ({self.n})')
+            raise InputError(f'--noise-faces ({self.noise_faces}) must be at most --n ({self.n})')
 
 
 def with_nuisance_redrawn(factors, seed, face, render):
@@ -120,15 +118,7 @@ def summarise(table):
 
 
 def parse_args(argv=None):
-    parser = new_parser(__doc__)
-    parser.add_argument('--reader', required=True, help='the world reader (.pth)')
-    parser.add_argument('--out', required=True, help='the per-factor table (.csv)')
-    parser.add_argument('--seed', type=int, help='the world whose faces are read (default 11)')
-    parser.add_argument('--n', type=int, help='faces read for R^2 (default 1000)')
-    parser.add_argument('--noise-faces', type=int, help='faces re-rendered for the noise (default 100)')
-    parser.add_argument('--noise-renders', type=int, help='renders of each (default 5)')
-    add_debug_flag(parser)
-    return parse_settings(parser, argv, EvaluationSettings)
+    return parse_settings(EvaluationSettings, argv, doc=__doc__)
 
 
 def main(argv=None):

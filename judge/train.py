@@ -19,7 +19,9 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -27,13 +29,13 @@ import torch
 from tqdm import tqdm
 
 from common.checkpoints import CheckpointClock, CheckpointError, first_line, read_state
-from common.cli import add_debug_flag, run_command
+from common.cli import run_command
 from common.files import atomic_write, write_csv, write_json
 from common.machine import machine
 from common.run_lock import in_held_folder
-from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
-                             default_device, new_parser, parse_settings)
-from common.validation import InputError, check_count, check_device, check_finite, check_positive
+from common.settings import (Path, as_record, check_settings, checkpoint_minutes_setting,
+                             device_setting, parse_settings, resolved_device, setting)
+from common.validation import InputError, check_count, check_fraction, check_positive
 from judge.factors import (IDENTITY_FACTORS, PROPERTY_FACTORS, READ_FACTORS, columns_of,
                            encode, r_squared)
 from judge.faces import cached_faces
@@ -47,44 +49,38 @@ RESUME_KEYS = ('seed', 'n', 'val_n', 'resolution', 'width', 'epochs', 'batch_siz
                'warmup_fraction', 'bf16')
 
 
+def _resolution(value, flag):
+    check_count(value, flag, minimum=16)
+    if value % 16:
+        raise InputError(f'{flag} must be a multiple of 16, got {value}')
+
+
 @dataclass
 class ReaderTrainingSettings:
     """Everything a training depends on; `seed` is the world's seed and the training's."""
-    out_dir: str
-    seed: int = 7
-    n: int = 40_000
-    val_n: int = 1_000
-    resolution: int = 64
-    width: float = 1.0
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 2e-3
-    warmup_fraction: float = 0.02
-    bf16: bool = False
-    workers: int = 2
-    block_size: int = 2_000
-    device: str = field(default_factory=default_device)
-    checkpoint_minutes: float = 3.0
+    out_dir: Path = setting(help='the training folder (faces, checkpoint, weights, log)')
+    seed: int = setting(7, check=partial(check_count, minimum=0),
+                        help='the world whose faces are rendered, and every random draw of the training')
+    n: int = setting(40_000, check=check_count, help='faces rendered, validation included')
+    val_n: int = setting(1_000, check=partial(check_count, minimum=2), help='the last faces, kept for validation')
+    resolution: int = setting(64, check=_resolution, help='image side the reader reads')
+    width: float = setting(1.0, check=check_positive, help='channel multiplier of every layer')
+    epochs: int = setting(4, check=check_count)
+    batch_size: int = setting(64, check=check_count)
+    lr: float = setting(2e-3, check=check_positive, help='peak learning rate')
+    warmup_fraction: float = setting(0.02, check=check_fraction, help='share of the steps that warm up')
+    bf16: bool = setting(False, switch=True, help='bfloat16 autocast in training steps')
+    workers: int = setting(2, check=check_count, help='processes that render faces')
+    block_size: int = setting(2_000, check=check_count, help='faces per cached block')
+    device: Optional[str] = device_setting()
+    checkpoint_minutes: float = checkpoint_minutes_setting('every epoch end')
 
     def __post_init__(self):
-        validate_settings(self)
-
-
-def validate_settings(settings):
-    """Every value checked before any work (a bad one is a usage error of the command)."""
-    for name in ('n', 'val_n', 'epochs', 'batch_size', 'workers', 'block_size'):
-        check_count(getattr(settings, name), f'--{name.replace("_", "-")}')
-    check_count(settings.seed, '--seed', minimum=0)
-    if settings.val_n < 2 or settings.val_n >= settings.n:
-        raise InputError(f'--val-n must be at least 2 and below --n ({settings.n}), got {settings.val_n}')
-    check_count(settings.resolution, '--resolution', minimum=16)
-    if settings.resolution % 16:
-        raise InputError(f'--resolution must be a multiple of 16, got {settings.resolution}')
-    check_positive(settings.width, '--width')
-    check_positive(settings.lr, '--lr')
-    check_finite(settings.warmup_fraction, '--warmup-fraction', 0.0, 1.0)
-    check_finite(settings.checkpoint_minutes, '--checkpoint-minutes', low=0.0)
-    check_device(settings.device)
+        """Every value checked before any work (a bad one is a usage error of the command)."""
+        self.device = resolved_device(self.device)
+        check_settings(self)
+        if self.val_n >= self.n:
+            raise InputError(f'--val-n must be below --n ({self.n}), got {self.val_n}')
 
 
 def column_weights():
@@ -270,23 +266,7 @@ def finish(training, val_images, val_encodings):
 
 def parse_args(argv=None):
     """The run's settings from the command line (flags over the defaults)."""
-    parser = new_parser(__doc__)
-    add_out_dir(parser, 'the training folder (faces, checkpoint, weights, log)', required=True)
-    parser.add_argument('--n', type=int, help='faces rendered, validation included (default 40000)')
-    parser.add_argument('--val-n', type=int, help='the last faces, kept for validation (default 1000)')
-    parser.add_argument('--resolution', type=int, help='image side the reader reads (default 64)')
-    parser.add_argument('--width', type=float, help='channel multiplier of every layer (default 1)')
-    parser.add_argument('--epochs', type=int)
-    parser.add_argument('--batch-size', type=int)
-    parser.add_argument('--lr', type=float, help='peak learning rate (default 2e-3)')
-    parser.add_argument('--warmup-fraction', type=float, help='share of the steps that warm up')
-    parser.add_argument('--bf16', action='store_true', help='bfloat16 autocast in training steps')
-    parser.add_argument('--workers', type=int, help='processes that render faces (default 2)')
-    parser.add_argument('--block-size', type=int, help='faces per cached block (default 2000)')
-    add_seed_and_device(parser)
-    add_checkpoint_minutes(parser, 'every epoch end')
-    add_debug_flag(parser)
-    return parse_settings(parser, argv, ReaderTrainingSettings)
+    return parse_settings(ReaderTrainingSettings, argv, doc=__doc__)
 
 
 def main(argv=None):
