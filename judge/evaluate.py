@@ -29,7 +29,7 @@ from common.files import write_csv, write_json
 from common.machine import machine
 from common.settings import Path, as_record, check_settings, parse_settings, setting
 from common.validation import InputError, check_count, check_file
-from data.face_world import face_rng, sample_factors
+from data.face_world import sample_factors
 from judge.factors import (CLASSES, IDENTITY_FACTORS, NUISANCE_FACTORS, PROPERTY_FACTORS,
                            READ_FACTORS, SLICES, class_of, encode, r_squared, world_spreads)
 from judge.faces import render_views, world_factors

@@ -1,9 +1,9 @@
 """World faces as the reader learns and is tested on them: rendered by `data.face_world`, seen at
 the generator's resolution (`judge.views.world_view`), with their factor table.
 
-A render costs about 19 ms of one core, so the training faces are cached in blocks
-(`faces_seed<S>_<R>px_<start>_<n>.npz`, written atomically) under the training's folder: a run that
-is stopped or repeated renders only the blocks it does not find.
+Tens of thousands of renders take minutes even on two processes, so the training faces are cached
+in blocks (`faces_seed<S>_<R>px_<start>_<n>.npz`, written atomically) under the training's folder:
+a run that is stopped or repeated renders only the blocks it does not find.
 """
 import concurrent.futures
 import os

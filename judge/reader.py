@@ -6,7 +6,6 @@ fully connected layer gives the features (`features`, for a Frechet distance) an
 the factor encodings of `judge.factors`, scaled to unit spread per column by the training set's
 mean and std, which the model keeps as buffers and undoes in `encoded` and `read`.
 """
-import numpy as np
 import torch
 from torch import nn
 
@@ -83,6 +82,8 @@ class WorldReader(nn.Module):
     def _run(self, images, function, batch_size):
         """`function` over batches of images, in eval mode and without gradients (the model's mode
         is restored afterwards)."""
+        if len(images) == 0:
+            raise ValueError('no images to read: expected a batch of at least one image')
         device = self.target_mean.device
         was_training = self.training
         self.eval()
@@ -93,7 +94,7 @@ class WorldReader(nn.Module):
                            for start in range(0, len(images), batch_size)]
         finally:
             self.train(was_training)
-        return torch.cat(outputs).numpy() if outputs else np.zeros((0, 0), np.float32)
+        return torch.cat(outputs).numpy()
 
 
 def save_world_reader(model, path):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from data.face_world import face_rng, render_face, sample_factors
-from judge.factors import (ENCODING_COLUMNS, IDENTITY_FACTORS, PROPERTY_FACTORS, READ_FACTORS,
+from judge.factors import (IDENTITY_FACTORS, PROPERTY_FACTORS, READ_FACTORS,
                            changes_in_spreads, decode, encode, world_spreads)
 from judge.reader import WorldReader, load_world_reader, save_world_reader
 from judge.train import main as train_main
