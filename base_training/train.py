@@ -24,7 +24,8 @@ the default base generator is in its card, models/default/base_generator.md.
 import copy
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -34,17 +35,17 @@ from PIL import Image
 from tqdm import tqdm
 
 from common import distributed
-from common.checkpoints import (CheckpointClock, CheckpointError, first_line, missing_file_message,
+from common.checkpoints import (CheckpointError, first_line, missing_file_message,
                                 read_state)
-from common.cli import add_debug_flag, prepare_output_dir, run_command
+from common.cli import prepare_output_dir, run_command
 from common.files import atomic_write, write_json
 from common.images import contact_sheet, save_png, to_uint8
 from common.run_lock import data_parallel_training
-from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
-                             default_device, new_parser, parse_settings)
+from common.settings import (Path, as_record, check_settings, checkpoint_minutes_setting, device_setting,
+                             parse_settings, resolved_device, seed_setting, setting)
+from common.training_loop import random_states, restore_random_states, run_training
 from common.training_log import appending_log, discard_log, trim_log
-from common.validation import (InputError, check_choice, check_count, check_device, check_finite,
-                               check_fraction, check_positive)
+from common.validation import InputError, check_count, check_finite, check_fraction, check_positive
 from scores.table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from stylegan.generator import Generator
@@ -57,56 +58,53 @@ TRAINABLE_ARCHITECTURES = tuple(name for name, config in ARCHITECTURES.items()
 LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
 
 
+NOT_NEGATIVE = partial(check_finite, low=0.0)
+SHARE = partial(check_fraction, include_one=True)
+
+
 @dataclass
 class BaseTrainingSettings:
     """Everything a training run depends on; `data` is a world folder or its all_scores table."""
-    data: str
-    out_dir: str
-    architecture: str = 'world64'
-    steps: int = 20000
-    init_generator: Optional[str] = None
-    init_discriminator: Optional[str] = None
-    d_warmup_steps: int = 0
-    max_minutes: float = 0.0
-    batch_size: int = 32
-    lr: float = 0.002
-    r1_gamma: float = 1.0
-    r1_interval: int = 4
-    style_mixing: float = 0.9
-    label_dropout: float = 0.5
-    ema_kimg: float = 10.0
-    log_every: int = 50
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    checkpoint_minutes: float = 3.0
-    seed: int = 0
-    device: str = field(default_factory=default_device)
+    data: Path = setting(help='a world folder holding all_scores_v2.csv, or the table itself')
+    out_dir: Path = setting(help='checkpoint, log, samples, generator.pth and discriminator.pth')
+    architecture: str = setting('world64', choices=TRAINABLE_ARCHITECTURES, help='generator architecture')
+    steps: int = setting(20000)
+    init_generator: Optional[Path] = setting(
+        None, help='a new run starts G from this trained generator of the same architecture')
+    init_discriminator: Optional[Path] = setting(
+        None, help='and D from this discriminator (the discriminator.pth a run writes beside its generator.pth)')
+    d_warmup_steps: int = setting(0, check=partial(check_count, minimum=0),
+                                  help='the first N steps train D only (G, its average and w_avg stay):'
+                                       ' a fresh critic for a trained generator')
+    max_minutes: float = setting(0.0, check=NOT_NEGATIVE,
+                                 help='stop (and checkpoint) after this much wall time; 0 = no limit')
+    batch_size: int = setting(32, check=check_count,
+                              help='images per step over all processes: under torchrun --nproc_per_node N,'
+                                   ' each process trains on batch-size / N of them, so give a multiple of N')
+    lr: float = setting(0.002, check=check_positive)
+    r1_gamma: float = setting(1.0, check=NOT_NEGATIVE)
+    r1_interval: int = setting(4, check=check_count)
+    style_mixing: float = setting(0.9, check=SHARE)
+    label_dropout: float = setting(0.5, check=SHARE, help='share of images shown with an all-zero label')
+    ema_kimg: float = setting(10.0, check=check_positive,
+                              help='half-life of the generator average, in thousands of images')
+    log_every: int = setting(50, check=check_count)
+    sample_every: int = setting(1000, check=check_count)
+    checkpoint_every: int = setting(1000, check=check_count)
+    checkpoint_minutes: float = checkpoint_minutes_setting('every --checkpoint-every steps')
+    seed: int = seed_setting()
+    device: Optional[str] = device_setting()
 
     def __post_init__(self):
         """Every value checked before any work (a bad one is a usage error of the command)."""
+        self.device = resolved_device(self.device)
         if self.init_discriminator and not self.init_generator:
             raise ValueError('--init-discriminator continues a trained pair: give --init-generator too')
-        check_choice(self.architecture, '--architecture', TRAINABLE_ARCHITECTURES)
+        check_settings(self)
         if not (isinstance(self.steps, int) and (self.steps >= 1 or self.steps == 0 and self.init_generator)):
             raise InputError(f'--steps must be at least 1 (0 only with --init-generator, which then'
                              f' saves that generator as the run\'s), got {self.steps}')
-        for name in ('batch_size', 'r1_interval', 'log_every', 'sample_every', 'checkpoint_every'):
-            check_count(getattr(self, name), _flag(name))
-        check_count(self.d_warmup_steps, '--d-warmup-steps', minimum=0)
-        check_finite(self.max_minutes, '--max-minutes', low=0.0)
-        check_finite(self.checkpoint_minutes, '--checkpoint-minutes', low=0.0)
-        check_positive(self.lr, '--lr')
-        check_finite(self.r1_gamma, '--r1-gamma', low=0.0)
-        check_fraction(self.style_mixing, '--style-mixing', include_one=True)
-        check_fraction(self.label_dropout, '--label-dropout', include_one=True)
-        check_positive(self.ema_kimg, '--ema-kimg')
         check_count(self.seed, '--seed', minimum=-2 ** 63)
-        check_device(self.device)
-
-
-def _flag(name):
-    return '--' + name.replace('_', '-')
-
 
 
 def load_training_set(table_path, resolution):
@@ -270,9 +268,7 @@ class BaseTrainer:
     def state(self):
         return {'G': self.G.state_dict(), 'D': self.D.state_dict(), 'G_ema': self.G_ema.state_dict(),
                 'opt_G': self.opt_G.state_dict(), 'opt_D': self.opt_D.state_dict(),
-                'step': self.step, 'last_r1': self.last_r1, 'rng': self.rng.get_state(),
-                'torch_rng': torch.get_rng_state(),
-                'cuda_rng': torch.cuda.get_rng_state() if self.device.type == 'cuda' else torch.zeros(0)}
+                'step': self.step, 'last_r1': self.last_r1, **random_states(self.rng, self.device)}
 
     def load_state(self, state):
         self.G.load_state_dict(state['G'])
@@ -282,10 +278,7 @@ class BaseTrainer:
         self.opt_D.load_state_dict(state['opt_D'])
         self.step = int(state['step'])
         self.last_r1 = float(state.get('last_r1', 0.0))  # logged until the next R1 step
-        self.rng.set_state(state['rng'])
-        torch.set_rng_state(state['torch_rng'])
-        if self.device.type == 'cuda' and state['cuda_rng'].numel():
-            torch.cuda.set_rng_state(state['cuda_rng'])
+        restore_random_states(state, self.rng, self.device)
 
     @torch.no_grad()
     def sample_grid(self):
@@ -395,41 +388,46 @@ def start_training(settings):
     return trainer
 
 
+class BaseTraining:
+    """The base training as `common.training_loop` runs it: a step at a time, logged every
+    --log-every steps, a sample grid every --sample-every and a checkpoint every --checkpoint-every."""
+
+    def __init__(self, trainer, log, progress):
+        self.trainer, self.settings, self.log, self.progress = trainer, trainer.settings, log, progress
+        self.started = time.time()
+
+    def finished(self):
+        return self.trainer.step >= self.settings.steps
+
+    def advance(self, clock):
+        trainer, settings = self.trainer, self.settings
+        losses = trainer.train_step()
+        if trainer.step % settings.log_every == 0:
+            self.log({'step': trainer.step, 'images_seen': trainer.step * settings.batch_size,
+                      'seconds': round(time.time() - self.started, 2),
+                      **{k: round(v, 5) for k, v in losses.items()}})
+            self.progress.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
+        if distributed.is_main() and trainer.step % settings.sample_every == 0:
+            save_png(trainer.sample_grid(), os.path.join(settings.out_dir, 'samples', f'step_{trainer.step:07d}.png'))
+        return trainer.step % settings.checkpoint_every == 0
+
+    def save(self):
+        save_state(self.trainer, self.settings.out_dir)
+
+
 def train_in_folder(settings):
     trainer = distributed.together(lambda: start_training(settings))
     trainer.share_among_ranks()
-    main = distributed.is_main()
-    started = time.time()
-    clock = CheckpointClock(settings.checkpoint_minutes)
     with appending_log(os.path.join(settings.out_dir, 'train_log.csv'), LOG_COLUMNS) as log:
         progress = tqdm(total=settings.steps, initial=trainer.step, desc='training', unit='step',
-                        disable=not main)
+                        disable=not distributed.is_main())
         try:
-            while trainer.step < settings.steps:
-                losses = trainer.train_step()
-                progress.update(1)
-                if trainer.step % settings.log_every == 0:
-                    log({'step': trainer.step, 'images_seen': trainer.step * settings.batch_size,
-                         'seconds': round(time.time() - started, 2),
-                         **{k: round(v, 5) for k, v in losses.items()}})
-                    progress.set_postfix(d=f"{losses['d_loss']:.3f}", g=f"{losses['g_loss']:.3f}")
-                if main and trainer.step % settings.sample_every == 0:
-                    save_png(trainer.sample_grid(),
-                             os.path.join(settings.out_dir, 'samples', f'step_{trainer.step:07d}.png'))
-                # Rank 0's clock decides for every rank, so that they all stop at the same step.
-                due, stop = distributed.broadcast(
-                    clock.due(),
-                    settings.max_minutes and time.time() - started > settings.max_minutes * 60)
-                if trainer.step % settings.checkpoint_every == 0 or due:
-                    save_state(trainer, settings.out_dir)
-                    clock.reset()
-                if stop:
-                    print(f'stopping at step {trainer.step}: --max-minutes {settings.max_minutes} reached')
-                    break
+            training = BaseTraining(trainer, log, progress)
+            if run_training(training, settings.checkpoint_minutes, settings.max_minutes, progress):
+                print(f'stopping at step {trainer.step}: --max-minutes {settings.max_minutes} reached')
         except KeyboardInterrupt:
-            print(f'interrupted at step {trainer.step}; saving a checkpoint to resume from')
+            print(f'interrupted at step {trainer.step}; saved a checkpoint to resume from')
         finally:
-            save_state(trainer, settings.out_dir)
             progress.close()
     distributed.on_main(lambda: finish(trainer, settings), share=False)
     return trainer
@@ -446,43 +444,7 @@ def finish(trainer, settings):
 
 def parse_args(argv=None):
     """The run's settings from the command line (flags over the defaults)."""
-    parser = new_parser(__doc__)
-    parser.add_argument('--data', required=True,
-                        help='a world folder holding all_scores_v2.csv, or the table itself')
-    parser.add_argument('--architecture', help=f'generator architecture: one of {", ".join(TRAINABLE_ARCHITECTURES)}'
-                                         f' (default world64)')
-    add_out_dir(parser, 'checkpoint, log, samples, generator.pth and discriminator.pth',
-                required=True)
-    parser.add_argument('--steps', type=int)
-    parser.add_argument('--init-generator',
-                        help='a new run starts G from this trained generator of the same architecture')
-    parser.add_argument('--init-discriminator',
-                        help='and D from this discriminator (the discriminator.pth a run writes'
-                             ' beside its generator.pth)')
-    parser.add_argument('--d-warmup-steps', type=int,
-                        help='the first N steps train D only (G, its average and w_avg stay):'
-                             ' a fresh critic for a trained generator')
-    parser.add_argument('--max-minutes', type=float,
-                        help='stop (and checkpoint) after this much wall time; 0 = no limit')
-    parser.add_argument('--batch-size', type=int,
-                        help='images per step over all processes (default 32): under torchrun'
-                             ' --nproc_per_node N, each process trains on batch-size / N of them,'
-                             ' so give a multiple of N')
-    parser.add_argument('--lr', type=float)
-    parser.add_argument('--r1-gamma', type=float)
-    parser.add_argument('--r1-interval', type=int)
-    parser.add_argument('--style-mixing', type=float)
-    parser.add_argument('--label-dropout', type=float,
-                        help='share of images shown with an all-zero label')
-    parser.add_argument('--ema-kimg', type=float,
-                        help='half-life of the generator average, in thousands of images')
-    parser.add_argument('--log-every', type=int)
-    parser.add_argument('--sample-every', type=int)
-    parser.add_argument('--checkpoint-every', type=int)
-    add_checkpoint_minutes(parser, 'every --checkpoint-every steps')
-    add_seed_and_device(parser)
-    add_debug_flag(parser)
-    return parse_settings(parser, argv, BaseTrainingSettings)
+    return parse_settings(BaseTrainingSettings, argv, doc=__doc__)
 
 
 def main(argv=None):

@@ -25,7 +25,6 @@ from common.cli import add_debug_flag, parse_checked, prepare_output_dir, run_co
 from common.files import atomic_write, sync_all
 from common.paths import in_repo
 from scores.properties import PROPERTY_NAMES
-from common.settings import add_out_dir
 from common.validation import check_count, check_writable_dir
 from data.face_world import face_rng, render_face, sample_factors
 from segmentation.property_scores import image_at_map_size, raw_property_scores
@@ -156,7 +155,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--n', type=int, default=10000, help='number of faces (at least 2)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the world (0 or more)')
-    add_out_dir(parser, 'output folder', default=in_repo('outputs', 'world'))
+    parser.add_argument('--out-dir', '--out', default=in_repo('outputs', 'world'), help='output folder')
     parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='processes')
     add_debug_flag(parser)
     args = parse_checked(parser, argv, check_arguments)

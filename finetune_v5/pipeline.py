@@ -42,7 +42,8 @@ the same command continues the run exactly.
 """
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -53,19 +54,18 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from common import distributed
-from common.checkpoints import CheckpointClock
-from common.cli import add_debug_flag, run_command
+from common.cli import run_command
 from common.files import atomic_write, write_csv, write_json
 from common.images import contact_sheet, save_png
 from common.paths import in_repo
 from scores.leakage import stored_spread
 from scores.properties import CORE_PROPERTIES, PROPERTY_NAMES
 from common.run_lock import data_parallel_training
-from common.settings import (add_checkpoint_minutes, add_out_dir, add_seed_and_device, as_record,
-                             default_device, new_parser, parse_settings, preset_value)
+from common.settings import (TRAINING, Path, as_record, check_settings, checkpoint_minutes_setting, device_setting,
+                             parse_settings, preset_value, resolved_device, seed_setting, setting)
+from common.training_loop import run_training
 from common.training_log import appending_log, discard_log, trim_log
-from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
-                               check_positive)
+from common.validation import InputError, check_count, check_finite, check_fraction, check_positive
 from data.build_default_world import build_world
 from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS, score_spread
 from finetune_v5.label_warm_start import warm_start_label
@@ -85,46 +85,7 @@ LOG_COLUMNS = ('epoch', 'idx', 'd_loss', 'g_loss', 'd_train_count', 'g_train_cou
                'eyes_leakage', 'mouth_leakage', 'pose_leakage')
 DEFAULT_WORLD = in_repo('outputs', 'world')
 DEFAULT_WORLD_SIZE = 10000
-
-
-@dataclass
-class FineTuneSettings:
-    """Everything a run depends on. The defaults are the `improved` preset on the committed models
-    of the synthetic face world, sized so that the whole run, set-up and label warm start included,
-    fits 15 minutes of a 2-core CPU (docs/finetune_v5.md)."""
-    preset: str = 'improved'
-    generator: str = in_repo('models', 'default', 'base_generator.pth')
-    property_cnn: str = in_repo('models', 'default', 'property_score_cnn.pth')
-    scores: str = os.path.join(DEFAULT_WORLD, 'all_scores_v2_cnn.csv')
-    out_dir: Optional[str] = None  # outputs/finetune_v5/<preset> in the repository
-    epochs: int = 500
-    steps: Optional[int] = None
-    max_minutes: float = 10.0
-    checkpoint_minutes: float = 3.0
-    fake_labels: str = 'data'
-    property_weight: float = 1.0
-    first_layer_lr_mul: float = 100.0
-    label_init: str = 'directions'
-    label_init_samples: int = 4000
-    batch_size: int = 16
-    lr: float = 1e-4
-    r1_gamma: float = 10.0
-    trunc_psi: float = 0.5
-    w_avg_decay: float = 0.995
-    jitter: float = 0.1
-    max_d_updates: int = 4
-    max_g_updates: int = 4
-    d_repeat_ratio: float = 1.5
-    g_repeat_ratio: float = 2.0
-    eval_every: int = 10
-    spread_samples: int = 1000
-    seed: int = 0
-    device: str = field(default_factory=default_device)
-
-    def __post_init__(self):
-        if self.out_dir is None:
-            self.out_dir = in_repo('outputs', 'finetune_v5', self.preset)
-        validate_settings(self)
+NOT_NEGATIVE = partial(check_finite, low=0.0)
 
 
 # What each preset changes in the defaults. `faithful`: the published training (SPEC), on the
@@ -142,6 +103,72 @@ PRESETS = {
                    scores=os.path.join(DEFAULT_WORLD, 'all_scores_v2_cnn_ohlora.csv'),
                    max_minutes=0.0),
 }
+
+
+@dataclass
+class FineTuneSettings:
+    """Everything a run depends on. The defaults are the `improved` preset on the committed models
+    of the synthetic face world, sized so that the whole run, set-up and label warm start included,
+    fits 15 minutes of a 2-core CPU (docs/finetune_v5.md)."""
+    preset: str = setting('improved', choices=tuple(PRESETS),
+                          help='improved (the default: the options that make it learn), faithful (the'
+                               ' published training, default world), or ohlora (the published 256 px'
+                               ' models in models/)', stage=TRAINING)
+    generator: Path = setting(in_repo('models', 'default', 'base_generator.pth'),
+                              help='base generator in the v1 format', stage=TRAINING)
+    property_cnn: Path = setting(in_repo('models', 'default', 'property_score_cnn.pth'),
+                                 help='Property Score CNN (width of D follows it)', stage=TRAINING)
+    scores: Path = setting(os.path.join(DEFAULT_WORLD, 'all_scores_v2_cnn.csv'),
+                           help='CNN-derived all_scores table of the training images', stage=TRAINING)
+    out_dir: Optional[Path] = setting(None, help='default: outputs/finetune_v5/<preset> in the repository')
+    epochs: int = setting(500, check=check_count)
+    steps: Optional[int] = setting(None, check=check_count, help='stop after this many batches')
+    max_minutes: float = setting(10.0, check=NOT_NEGATIVE,
+                                 help='stop (with a checkpoint) after this much training time; 0 = no limit')
+    checkpoint_minutes: float = checkpoint_minutes_setting('every epoch end')
+    fake_labels: str = setting('data', choices=('batch', 'data'),
+                               help="fakes' labels: the real batch's own, or drawn from the data", stage=TRAINING)
+    property_weight: float = setting(1.0, check=NOT_NEGATIVE,
+                                     help="weight of the frozen CNN's squared error on the fakes in G's loss",
+                                     stage=TRAINING)
+    first_layer_lr_mul: float = setting(100.0, check=check_positive,
+                                        help='learning-rate multiplier of the re-initialised first mapping layer',
+                                        stage=TRAINING)
+    label_init: str = setting('directions', choices=('random', 'directions'),
+                              help="the first mapping layer's label columns: random (as converted), or"
+                                   " set from the property directions of z before the first step", stage=TRAINING)
+    label_init_samples: int = setting(4000, check=check_count,
+                                      help='generated images the label directions are fitted on', stage=TRAINING)
+    batch_size: int = setting(16, check=check_count,
+                              help='images per step over all processes: under torchrun --nproc_per_node N,'
+                                   ' each process trains on batch-size / N of them, so give a multiple of N',
+                              stage=TRAINING)
+    lr: float = setting(1e-4, check=check_positive, stage=TRAINING)
+    r1_gamma: float = setting(10.0, check=NOT_NEGATIVE, stage=TRAINING)
+    trunc_psi: float = setting(0.5, check=partial(check_fraction, include_one=True),
+                               help='conditional truncation in training and evaluation', stage=TRAINING)
+    w_avg_decay: float = setting(0.995, check=partial(check_fraction, include_one=True), stage=TRAINING)
+    jitter: float = setting(0.1, check=check_fraction, help='brightness and contrast jitter', stage=TRAINING)
+    max_d_updates: int = setting(4, check=check_count, stage=TRAINING)
+    max_g_updates: int = setting(4, check=check_count, stage=TRAINING)
+    d_repeat_ratio: float = setting(1.5, check=check_positive,
+                                    help='D is updated again while its loss >= this x the last G loss', stage=TRAINING)
+    g_repeat_ratio: float = setting(2.0, check=check_positive,
+                                    help="G is updated again while its loss >= this x D's loss", stage=TRAINING)
+    eval_every: int = setting(10, check=check_count, help='batches between evaluations', stage=TRAINING)
+    spread_samples: int = setting(1000, check=partial(check_count, minimum=2),
+                                  help='random faces over which each score\'s spread, the unit of leakage,'
+                                       ' is measured at the start', stage=TRAINING)
+    seed: int = seed_setting(stage=TRAINING)
+    device: Optional[str] = device_setting()
+
+    def __post_init__(self):
+        self.device = resolved_device(self.device)
+        if self.out_dir is None:
+            self.out_dir = in_repo('outputs', 'finetune_v5', self.preset)
+        check_settings(self)
+        if self.batch_size < 2:
+            raise InputError('--batch-size must be at least 2 (the real-vs-fake AUROC needs it)')
 
 
 # ---- models -----------------------------------------------------------------------------------
@@ -298,14 +325,32 @@ def warm_start(trainer):
             'seconds': round(time.time() - started, 1), 'before_warm_start': before}
 
 
-def finished(trainer):
-    settings = trainer.settings
-    return trainer.epoch >= settings.epochs or (settings.steps is not None and trainer.step >= settings.steps)
-
-
 def total_steps(trainer):
     by_epochs = trainer.settings.epochs * trainer.batches_per_epoch
     return by_epochs if trainer.settings.steps is None else min(by_epochs, trainer.settings.steps)
+
+
+class FineTuning:
+    """FineTune-v5 as `common.training_loop` runs it: a batch at a time, evaluated every
+    --eval-every batches, a checkpoint at every epoch's end."""
+
+    def __init__(self, trainer, log, progress):
+        self.trainer, self.settings, self.log, self.progress = trainer, trainer.settings, log, progress
+
+    def finished(self):
+        trainer, settings = self.trainer, self.settings
+        return trainer.epoch >= settings.epochs or (settings.steps is not None and trainer.step >= settings.steps)
+
+    def advance(self, clock):
+        record = self.trainer.train_step()
+        if distributed.is_main() and record['idx'] % self.settings.eval_every == 0:
+            row = log_row(record, self.trainer.evaluate()[3])
+            self.log(row)
+            self.progress.set_postfix({k: row[k] for k in ('d_loss', 'g_loss', 'eyes_corr', 'mouth_corr', 'pose_corr')})
+        return self.trainer.idx == 0  # an epoch's end
+
+    def save(self):
+        save_training(self.trainer)
 
 
 def train(settings):
@@ -329,34 +374,16 @@ def train_in_folder(settings):
             write_json(out_path(settings, 'before_finetuning.json'), trainer.evaluate()[3])
     distributed.on_main(start, share=False)
     log_path = out_path(settings, 'train_log.csv')
-    started = time.time()
-    clock = CheckpointClock(settings.checkpoint_minutes)
     with appending_log(log_path, LOG_COLUMNS) as log:
         progress = tqdm(total=total_steps(trainer), initial=trainer.step, desc='fine-tuning',
                         unit='batch', disable=not main)
         try:
-            while not finished(trainer):
-                record = trainer.train_step()
-                progress.update(1)
-                if main and record['idx'] % settings.eval_every == 0:
-                    row = log_row(record, trainer.evaluate()[3])
-                    log(row)
-                    progress.set_postfix({k: row[k] for k in ('d_loss', 'g_loss', 'eyes_corr',
-                                                              'mouth_corr', 'pose_corr')})
-                # Rank 0's clock decides for every rank, so that they all stop at the same step.
-                due, stop = distributed.broadcast(
-                    clock.due(),
-                    settings.max_minutes and time.time() - started > settings.max_minutes * 60)
-                if trainer.idx == 0 or due:  # an epoch's end, or a few minutes' work at stake
-                    save_training(trainer)
-                    clock.reset()
-                if stop:
-                    progress.write(f'stopping after step {trainer.step}: --max-minutes'
-                                   f' {settings.max_minutes} reached (re-run to continue)')
-                    break
+            if run_training(FineTuning(trainer, log, progress), settings.checkpoint_minutes, settings.max_minutes,
+                            progress):
+                progress.write(f'stopping after step {trainer.step}: --max-minutes'
+                               f' {settings.max_minutes} reached (re-run to continue)')
         finally:
             progress.close()
-            save_training(trainer)
     distributed.on_main(lambda: finish(trainer, log_path), share=False)
     return trainer
 
@@ -371,76 +398,9 @@ def finish(trainer, log_path):
           f' curves are in {settings.out_dir}')
 
 
-def validate_settings(settings):
-    check_device(settings.device)
-    positive = ('batch_size', 'epochs', 'eval_every', 'max_d_updates', 'max_g_updates',
-                'label_init_samples')
-    for name in positive + (('steps',) if settings.steps is not None else ()):
-        check_count(getattr(settings, name), f'--{name.replace("_", "-")}')
-    if settings.batch_size < 2:
-        raise InputError('--batch-size must be at least 2 (the real-vs-fake AUROC needs it)')
-    check_positive(settings.lr, '--lr')
-    check_positive(settings.first_layer_lr_mul, '--first-layer-lr-mul')
-    check_positive(settings.d_repeat_ratio, '--d-repeat-ratio')
-    check_positive(settings.g_repeat_ratio, '--g-repeat-ratio')
-    for name in ('r1_gamma', 'property_weight', 'max_minutes', 'checkpoint_minutes'):
-        check_finite(getattr(settings, name), f'--{name.replace("_", "-")}', low=0.0)
-    check_fraction(settings.trunc_psi, '--trunc-psi', include_one=True)
-    check_fraction(settings.w_avg_decay, '--w-avg-decay', include_one=True)
-    check_fraction(settings.jitter, '--jitter')
-    check_count(settings.spread_samples, '--spread-samples', minimum=2)
-
-
 def parse_args(argv=None):
     """The run's settings from the command line (flags over the preset over the defaults)."""
-    parser = new_parser(__doc__)
-    parser.add_argument('--preset', choices=sorted(PRESETS),
-                        help='improved (the default: the options that make it learn), faithful (the'
-                             ' published training, default world), or ohlora (the published 256 px'
-                             ' models in models/)')
-    parser.add_argument('--generator', help='base generator in the v1 format')
-    parser.add_argument('--property-cnn', help='Property Score CNN (width of D follows it)')
-    parser.add_argument('--scores', help='CNN-derived all_scores table of the training images')
-    add_out_dir(parser, 'default: outputs/finetune_v5/<preset> in the repository')
-    parser.add_argument('--epochs', type=int)
-    parser.add_argument('--steps', type=int, help='stop after this many batches')
-    parser.add_argument('--max-minutes', type=float,
-                        help='stop (with a checkpoint) after this much training time; 0 = no limit')
-    add_checkpoint_minutes(parser, 'every epoch end')
-    parser.add_argument('--fake-labels', choices=('batch', 'data'),
-                        help="fakes' labels: the real batch's own, or drawn from the data")
-    parser.add_argument('--property-weight', type=float,
-                        help="weight of the frozen CNN's squared error on the fakes in G's loss")
-    parser.add_argument('--first-layer-lr-mul', type=float,
-                        help='learning-rate multiplier of the re-initialised first mapping layer')
-    parser.add_argument('--label-init', choices=('random', 'directions'),
-                        help="the first mapping layer's label columns: random (as converted), or"
-                             " set from the property directions of z before the first step")
-    parser.add_argument('--label-init-samples', type=int,
-                        help='generated images the label directions are fitted on')
-    parser.add_argument('--batch-size', type=int,
-                        help='images per step over all processes (default 16): under torchrun'
-                             ' --nproc_per_node N, each process trains on batch-size / N of them,'
-                             ' so give a multiple of N')
-    parser.add_argument('--lr', type=float)
-    parser.add_argument('--r1-gamma', type=float)
-    parser.add_argument('--trunc-psi', type=float,
-                        help='conditional truncation in training and evaluation')
-    parser.add_argument('--w-avg-decay', type=float)
-    parser.add_argument('--jitter', type=float, help='brightness and contrast jitter')
-    parser.add_argument('--max-d-updates', type=int)
-    parser.add_argument('--max-g-updates', type=int)
-    parser.add_argument('--d-repeat-ratio', type=float,
-                        help='D is updated again while its loss >= this x the last G loss')
-    parser.add_argument('--g-repeat-ratio', type=float,
-                        help="G is updated again while its loss >= this x D's loss")
-    parser.add_argument('--eval-every', type=int, help='batches between evaluations')
-    parser.add_argument('--spread-samples', type=int,
-                        help='random faces over which each score\'s spread, the unit of leakage,'
-                             ' is measured at the start (default 1000)')
-    add_seed_and_device(parser)
-    add_debug_flag(parser)
-    return parse_settings(parser, argv, FineTuneSettings, PRESETS)
+    return parse_settings(FineTuneSettings, argv, PRESETS, __doc__)
 
 
 def main(argv=None):

@@ -17,17 +17,17 @@ import json
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common.training_loop import random_states, restore_random_states
 from sklearn.metrics import roc_auc_score
 
 from common import distributed
 from common.images import jitter
 from scores.properties import CORE_PROPERTIES
-from common.settings import as_record
+from common.settings import training_record
 from finetune_v5.evaluation import EVAL_Z_PER_LABEL, agreement, measure
 from property_score_cnn.model import as_model_input
 
 # Settings a checkpoint must agree with to be resumed; the others only say how long to go on.
-NOT_RESUME_KEYS = ('out_dir', 'device', 'epochs', 'steps', 'max_minutes', 'checkpoint_minutes')
 
 
 def epoch_order(n, seed, epoch):
@@ -176,15 +176,13 @@ class FineTuneV5:
                 'epoch': self.epoch, 'idx': self.idx, 'step': self.step,
                 'last_g_loss': torch.tensor(float('nan') if self.last_g_loss is None
                                             else self.last_g_loss, dtype=torch.float64),
-                'rng': self.rng.get_state(), 'torch_rng': torch.get_rng_state(),
-                'cuda_rng': (torch.cuda.get_rng_state(self.device) if self.device.type == 'cuda'
-                             else torch.zeros(0, dtype=torch.uint8)),
-                'settings': json.dumps(resume_settings(self.settings))}
+                **random_states(self.rng, self.device),
+                'settings': json.dumps(training_record(self.settings))}
 
     def load_state(self, state, path):
         stored = json.loads(state['settings'])
-        if stored != resume_settings(self.settings):
-            changed = sorted(k for k in stored if stored[k] != resume_settings(self.settings).get(k))
+        if stored != training_record(self.settings):
+            changed = sorted(k for k in stored if stored[k] != training_record(self.settings).get(k))
             raise ValueError(f'{path} is the checkpoint of a run with other settings ({changed});'
                              f' use another --out-dir or the same settings')
         self.G.load_state_dict(state['G'])
@@ -194,12 +192,5 @@ class FineTuneV5:
         self.epoch, self.idx, self.step = int(state['epoch']), int(state['idx']), int(state['step'])
         last = float(state['last_g_loss'])
         self.last_g_loss = None if np.isnan(last) else last
-        self.rng.set_state(state['rng'])
-        torch.set_rng_state(state['torch_rng'])
-        if self.device.type == 'cuda' and state['cuda_rng'].numel():
-            torch.cuda.set_rng_state(state['cuda_rng'], self.device)
+        restore_random_states(state, self.rng, self.device)
 
-
-def resume_settings(settings):
-    """The settings a checkpoint must agree with to be resumed."""
-    return {key: value for key, value in as_record(settings).items() if key not in NOT_RESUME_KEYS}

@@ -26,15 +26,16 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
-from common.checkpoints import CheckpointClock, CheckpointError, first_line, read_state
+from common.checkpoints import CheckpointError, first_line, read_state
 from common.cli import run_command
 from common.files import atomic_write, write_csv, write_json
 from common.machine import machine
 from common.run_lock import in_held_folder
-from common.settings import (Path, as_record, check_settings, checkpoint_minutes_setting,
-                             device_setting, parse_settings, resolved_device, setting)
+from common.settings import (TRAINING, Path, as_record, check_settings, checkpoint_minutes_setting,
+                             device_setting, parse_settings, resolved_device, setting, training_record)
+from common.training_loop import (end_of_epoch, epoch_batches, random_states, restore_random_states,
+                                  run_training)
 from common.validation import InputError, check_count, check_fraction, check_positive
 from judge.factors import (IDENTITY_FACTORS, PROPERTY_FACTORS, READ_FACTORS, columns_of,
                            encode, r_squared)
@@ -45,8 +46,6 @@ from judge.views import reader_input
 MODEL_NAME = 'world_reader.pth'
 CHECKPOINT_NAME = 'checkpoint.pth'
 # Settings a checkpoint must agree with to be resumed (the others only say how to run).
-RESUME_KEYS = ('seed', 'n', 'val_n', 'resolution', 'width', 'epochs', 'batch_size', 'lr',
-               'warmup_fraction', 'bf16')
 
 
 def _resolution(value, flag):
@@ -60,16 +59,18 @@ class ReaderTrainingSettings:
     """Everything a training depends on; `seed` is the world's seed and the training's."""
     out_dir: Path = setting(help='the training folder (faces, checkpoint, weights, log)')
     seed: int = setting(7, check=partial(check_count, minimum=0),
-                        help='the world whose faces are rendered, and every random draw of the training')
-    n: int = setting(40_000, check=check_count, help='faces rendered, validation included')
-    val_n: int = setting(1_000, check=partial(check_count, minimum=2), help='the last faces, kept for validation')
-    resolution: int = setting(64, check=_resolution, help='image side the reader reads')
-    width: float = setting(1.0, check=check_positive, help='channel multiplier of every layer')
-    epochs: int = setting(4, check=check_count)
-    batch_size: int = setting(64, check=check_count)
-    lr: float = setting(2e-3, check=check_positive, help='peak learning rate')
-    warmup_fraction: float = setting(0.02, check=check_fraction, help='share of the steps that warm up')
-    bf16: bool = setting(False, switch=True, help='bfloat16 autocast in training steps')
+                        help='the world whose faces are rendered, and every random draw of the training',
+                        stage=TRAINING)
+    n: int = setting(40_000, check=check_count, help='faces rendered, validation included', stage=TRAINING)
+    val_n: int = setting(1_000, check=partial(check_count, minimum=2), stage=TRAINING,
+                         help='the last faces, kept for validation')
+    resolution: int = setting(64, check=_resolution, help='image side the reader reads', stage=TRAINING)
+    width: float = setting(1.0, check=check_positive, help='channel multiplier of every layer', stage=TRAINING)
+    epochs: int = setting(4, check=check_count, stage=TRAINING)
+    batch_size: int = setting(64, check=check_count, stage=TRAINING)
+    lr: float = setting(2e-3, check=check_positive, help='peak learning rate', stage=TRAINING)
+    warmup_fraction: float = setting(0.02, check=check_fraction, help='share of the steps that warm up', stage=TRAINING)
+    bf16: bool = setting(False, switch=True, help='bfloat16 autocast in training steps', stage=TRAINING)
     workers: int = setting(2, check=check_count, help='processes that render faces')
     block_size: int = setting(2_000, check=check_count, help='faces per cached block')
     device: Optional[str] = device_setting()
@@ -120,29 +121,25 @@ class Training:
                 'epoch': self.epoch, 'seconds': self.seconds, 'history': json.dumps(self.history),
                 'order': torch.as_tensor(self.order if self.order is not None else []),
                 'losses': torch.tensor(self.losses, dtype=torch.float64),
-                'rng': self.rng.get_state(), 'torch_rng': torch.get_rng_state(),
-                'resume_args': json.dumps(resume_settings(self.settings))}
+                **random_states(self.rng, self.settings.device),
+                'resume_args': json.dumps(training_record(self.settings))}
 
     def load_state(self, state, path):
         stored = json.loads(state['resume_args'])
-        if stored != resume_settings(self.settings):
+        if stored != training_record(self.settings):
             raise CheckpointError(f'{path} is the checkpoint of a training with {stored}, not'
-                                  f' {resume_settings(self.settings)}; delete it or use another --out-dir')
+                                  f' {training_record(self.settings)}; delete it or use another --out-dir')
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.epoch, self.seconds = int(state['epoch']), float(state['seconds'])
         self.history = json.loads(state['history'])
         self.order = state['order'].numpy() if len(state['order']) else None
         self.losses = state['losses'].tolist()
-        self.rng.set_state(state['rng'])
-        torch.set_rng_state(state['torch_rng'])
+        restore_random_states(state, self.rng, self.settings.device)
 
     def finished(self):
         return self.epoch >= self.settings.epochs
 
-
-def resume_settings(settings):
-    return {key: getattr(settings, key) for key in RESUME_KEYS}
 
 
 def checkpoint_path(settings):
@@ -174,15 +171,8 @@ def train_epoch(training, images, targets, clock):
     weights = column_weights().to(settings.device)
     total_steps = settings.epochs * training.batches_per_epoch
     model.train()
-    if training.order is None:
-        training.order = torch.randperm(len(images), generator=training.rng).numpy()
-    starts = range(0, len(training.order), settings.batch_size)
-    for index in tqdm(range(len(starts)), desc=f'epoch {training.epoch + 1}', unit='batch',
-                      leave=False, initial=len(training.losses)):
-        if index < len(training.losses):
-            continue  # done before the checkpoint this run resumed from
-        batch = training.order[starts[index]:starts[index] + settings.batch_size]
-        step = training.epoch * training.batches_per_epoch + index
+    for batch in epoch_batches(training, np.arange(len(images)), settings.batch_size, clock, save_checkpoint):
+        step = training.epoch * training.batches_per_epoch + len(training.losses)
         for group in training.optimizer.param_groups:
             group['lr'] = learning_rate(settings, step, total_steps)
         x = reader_input(images[batch], settings.resolution).to(settings.device)
@@ -193,12 +183,7 @@ def train_epoch(training, images, targets, clock):
         loss.backward()
         training.optimizer.step()
         training.losses.append(loss.item())
-        if clock.due():
-            save_checkpoint(training)
-            clock.reset()
-    train_loss = float(np.mean(training.losses))
-    training.order, training.losses = None, []
-    return train_loss
+    return end_of_epoch(training)
 
 
 def validation_summary(model, images, true_encodings):
@@ -207,6 +192,37 @@ def validation_summary(model, images, true_encodings):
     return r2, {'r2_property_min': min(r2[name] for name in PROPERTY_FACTORS),
                 'r2_identity_median': float(np.median([r2[name] for name in IDENTITY_FACTORS])),
                 'r2_identity_min': min(r2[name] for name in IDENTITY_FACTORS)}
+
+
+class Epochs:
+    """The reader's training as `common.training_loop` runs it: an epoch at a time (checkpointed
+    inside when the clock says so), validated and logged, a checkpoint at its end."""
+
+    def __init__(self, training, images, targets, validation):
+        self.training, self.images, self.targets, self.validation = training, images, targets, validation
+
+    def finished(self):
+        return self.training.finished()
+
+    def advance(self, clock):
+        training, started = self.training, time.time()
+        train_loss = train_epoch(training, self.images, self.targets, clock)
+        r2, summary = validation_summary(training.model, *self.validation)
+        training.epoch += 1
+        training.seconds += time.time() - started
+        training.history.append({'epoch': training.epoch, 'train_loss': round(train_loss, 6),
+                                 **{key: round(value, 5) for key, value in summary.items()},
+                                 'seconds': round(training.seconds, 1)})
+        save_checkpoint(training)
+        clock.reset()
+        write_csv(os.path.join(training.settings.out_dir, 'log.csv'), pd.DataFrame(training.history))
+        print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation R^2 property min'
+              f' {summary["r2_property_min"]:.3f}, identity median {summary["r2_identity_median"]:.3f}'
+              f' ({time.time() - started:.0f} s)')
+        return False  # checkpointed above, before its log row is written
+
+    def save(self):
+        save_checkpoint(self.training)
 
 
 def train(settings):
@@ -228,22 +244,8 @@ def train_in_folder(settings):
         print(f'resumed from {checkpoint_path(settings)} in epoch {training.epoch + 1}')
     targets = training.model.scale(torch.from_numpy(encodings)).float()
     train_images = torch.from_numpy(images[:n_train])
-    clock = CheckpointClock(settings.checkpoint_minutes)
-    while not training.finished():
-        started = time.time()
-        train_loss = train_epoch(training, train_images, targets[:n_train], clock)
-        r2, summary = validation_summary(training.model, images[n_train:], encodings[n_train:])
-        training.epoch += 1
-        training.seconds += time.time() - started
-        training.history.append({'epoch': training.epoch, 'train_loss': round(train_loss, 6),
-                                 **{key: round(value, 5) for key, value in summary.items()},
-                                 'seconds': round(training.seconds, 1)})
-        save_checkpoint(training)
-        clock.reset()
-        write_csv(os.path.join(settings.out_dir, 'log.csv'), pd.DataFrame(training.history))
-        print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation R^2 property min'
-              f' {summary["r2_property_min"]:.3f}, identity median {summary["r2_identity_median"]:.3f}'
-              f' ({time.time() - started:.0f} s)')
+    run_training(Epochs(training, train_images, targets[:n_train], (images[n_train:], encodings[n_train:])),
+                 settings.checkpoint_minutes, 0)
     finish(training, images[n_train:], encodings[n_train:])
     return training
 

@@ -20,25 +20,26 @@ import copy
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from common.checkpoints import CheckpointClock, CheckpointError, first_line, read_state
-from common.cli import add_debug_flag, prepare_output_file, run_command
+from common.checkpoints import CheckpointError, first_line, read_state
+from common.cli import prepare_output_file, run_command
 from common.files import atomic_write, write_json
 from common.images import jitter
 from common.machine import machine
-from common.settings import (add_checkpoint_minutes, add_seed_and_device, as_record,
-                             default_device, new_parser, parse_settings)
+from common.settings import (TRAINING, Path, as_record, check_settings, checkpoint_minutes_setting, device_setting,
+                             parse_settings, resolved_device, seed_setting, setting, training_record)
 from scores.properties import PROPERTY_NAMES
-from common.validation import (InputError, check_count, check_device, check_finite, check_fraction,
-                               check_positive)
+from common.training_loop import (end_of_epoch, epoch_batches, random_states, restore_random_states,
+                                  run_training)
+from common.validation import InputError, check_count, check_finite, check_fraction, check_positive
 from property_score_cnn.model import (PropertyScoreCNN, as_model_input, save_property_score_cnn,
                                       score_images)
 from property_score_cnn.scoring import (check_resolution, cnn_score_table, load_table_views,
@@ -48,33 +49,51 @@ from scores.table import SCORE_COLUMNS, read_score_table
 CNN_TABLE_NAME = 'all_scores_v2_cnn.csv'
 # Arguments a checkpoint must agree with to be resumed; the others (epochs, patience, time
 # budget, checkpoint interval, device) may change between runs, e.g. to extend a training.
-RESUME_KEYS = ('scores', 'width', 'resolution', 'batch_size', 'lr', 'val_fraction', 'seed',
-               'jitter', 'bf16')
+
+
+def _resolution(value, flag):
+    check_count(value, flag, minimum=0)
+    try:
+        check_resolution(value)
+    except ValueError as error:
+        raise InputError(f'--{error}') from None
+
+
+def _open_fraction(value, flag):
+    check_finite(value, flag, 0.0, 1.0)
+    if not 0 < value < 1:
+        raise InputError(f'{flag} must be above 0 and below 1, got {value:g}')
 
 
 @dataclass
 class CNNTrainingSettings:
     """Everything a training depends on: `scores` is the all_scores table to learn, `out` the
     trained CNN's file (its config, log and metrics are written beside it)."""
-    scores: str
-    out: str
-    checkpoint: Optional[str] = None
-    width: float = 0.25
-    resolution: int = 64
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
-    patience: int = 4
-    val_fraction: float = 0.1
-    jitter: float = 0.1
-    bf16: bool = False
-    seed: int = 0
-    device: str = field(default_factory=default_device)
-    max_minutes: float = 0.0
-    checkpoint_minutes: float = 3.0
+    scores: Path = setting(help='the all_scores table to learn', stage=TRAINING)
+    out: Path = setting(help='the trained CNN (.pth)')
+    checkpoint: Optional[Path] = setting(None, help='training state to resume from; default <out stem>_checkpoint.pth')
+    width: float = setting(0.25, check=check_positive, help='channel multiplier of every layer', stage=TRAINING)
+    resolution: int = setting(64, check=_resolution, stage=TRAINING,
+                              help='images are seen at this resolution, upsampled to 256; 0 = off')
+    epochs: int = setting(30, check=check_count)
+    batch_size: int = setting(32, check=check_count, stage=TRAINING)
+    lr: float = setting(1e-3, check=check_positive, stage=TRAINING)
+    patience: int = setting(4, check=check_count, help='epochs without a better validation loss before stopping')
+    val_fraction: float = setting(0.1, check=_open_fraction, stage=TRAINING)
+    jitter: float = setting(0.1, check=check_fraction, help='brightness and contrast jitter strength', stage=TRAINING)
+    bf16: bool = setting(False, switch=True,
+                         help='bfloat16 autocast in training steps (faster on a CPU with bf16 instructions)',
+                         stage=TRAINING)
+    seed: int = seed_setting(stage=TRAINING)
+    device: Optional[str] = device_setting()
+    max_minutes: float = setting(0.0, check=partial(check_finite, low=0.0),
+                                 help='stop after the epoch that passes this much wall time; 0 = no limit')
+    checkpoint_minutes: float = checkpoint_minutes_setting('every epoch end')
 
     def __post_init__(self):
-        validate_settings(self)
+        """Every value checked before any work (a bad one is a usage error of the command)."""
+        self.device = resolved_device(self.device)
+        check_settings(self)
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -118,14 +137,14 @@ class Training:
                 'seconds': self.seconds, 'history': json.dumps(self.history),
                 'order': torch.as_tensor(self.order if self.order is not None else []),
                 'losses': torch.tensor(self.losses, dtype=torch.float64),
-                'rng': self.rng.get_state(), 'torch_rng': torch.get_rng_state(),
-                'resume_args': json.dumps(resume_settings(self.settings))}
+                **random_states(self.rng, self.settings.device),
+                'resume_args': json.dumps(training_record(self.settings))}
 
     def load_state(self, state, path):
         stored = json.loads(state['resume_args'])
-        if stored != resume_settings(self.settings):
+        if stored != training_record(self.settings):
             raise ValueError(f'{path} is the checkpoint of a training with {stored}, not'
-                             f' {resume_settings(self.settings)}; delete it or use another --checkpoint')
+                             f' {training_record(self.settings)}; delete it or use another --checkpoint')
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.best_weights = state['best_weights']
@@ -136,8 +155,7 @@ class Training:
         order = state.get('order', torch.zeros(0))
         self.order = order.numpy() if len(order) else None
         self.losses = state.get('losses', torch.zeros(0)).tolist()
-        self.rng.set_state(state['rng'])
-        torch.set_rng_state(state['torch_rng'])
+        restore_random_states(state, self.rng, self.settings.device)
 
     def finished(self):
         return self.epoch >= self.settings.epochs or self.bad_epochs >= self.settings.patience
@@ -150,23 +168,13 @@ class Training:
         return f'--max-minutes {self.settings.max_minutes} reached (re-run to continue)'
 
 
-def resume_settings(settings):
-    return {key: getattr(settings, key) for key in RESUME_KEYS}
-
 
 def train_epoch(training, views, targets, indices, clock):
     """One pass over the training images in a fresh random order (or the rest of the pass a
     checkpoint stopped in), checkpointing whenever `clock` says so -> mean loss."""
     settings, model = training.settings, training.model
     model.train()
-    if training.order is None:
-        training.order = indices[torch.randperm(len(indices), generator=training.rng).numpy()]
-    batches = range(0, len(training.order), settings.batch_size)
-    for start in tqdm(batches, desc=f'epoch {training.epoch + 1}', unit='batch', leave=False,
-                      initial=len(training.losses)):
-        if start < len(training.losses) * settings.batch_size:
-            continue  # done before the checkpoint this run resumed from
-        batch = training.order[start:start + settings.batch_size]
+    for batch in epoch_batches(training, indices, settings.batch_size, clock, save_checkpoint):
         # Jittered at the view's low resolution: the CNN's bilinear upsampling is linear, so this
         # equals jittering the 256 px image (up to clipping) at a sixteenth of the cost.
         images = jitter(as_model_input(views[batch]), settings.jitter, training.rng)
@@ -178,12 +186,7 @@ def train_epoch(training, views, targets, indices, clock):
         loss.backward()
         training.optimizer.step()
         training.losses.append(loss.item())
-        if clock.due():
-            save_checkpoint(training)
-            clock.reset()
-    train_loss = float(np.mean(training.losses))
-    training.order, training.losses = None, []
-    return train_loss
+    return end_of_epoch(training)
 
 
 def validate(model, views, targets, indices, batch_size):
@@ -243,10 +246,37 @@ def write_metrics(training, validation, n_train, n_val):
 
 
 # ---- the run ----------------------------------------------------------------------------------
+class Epochs:
+    """The CNN's training as `common.training_loop` runs it: an epoch at a time (checkpointed
+    inside when the clock says so), validated and logged, a checkpoint at its end."""
+
+    def __init__(self, training, views, targets, split):
+        self.training, self.views, self.targets, (self.train_idx, self.val_idx) = training, views, targets, split
+
+    def finished(self):
+        return self.training.finished()
+
+    def advance(self, clock):
+        training, settings = self.training, self.training.settings
+        epoch_start = time.time()
+        train_loss = train_epoch(training, self.views, self.targets, self.train_idx, clock)
+        validation = validate(training.model, self.views, self.targets, self.val_idx, settings.batch_size)
+        end_epoch(training, train_loss, validation, time.time() - epoch_start)
+        save_checkpoint(training)
+        clock.reset()
+        write_log(training)
+        print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation loss'
+              f' {validation["loss"]:.4f} ({time.time() - epoch_start:.0f} s)')
+        return False  # checkpointed above, before its log row is written
+
+    def save(self):
+        save_checkpoint(self.training)
+
+
 def train(settings):
     """Train (or continue training), save the best weights, metrics and the CNN-derived table;
     returns the `Training` (its live model and kept weights)."""
-    validate_settings(settings)
+    check_settings(settings)
     prepare_outputs(settings)
     table = read_score_table(settings.scores)
     train_idx, val_idx = split_indices(len(table), settings.val_fraction, settings.seed)
@@ -258,20 +288,8 @@ def train(settings):
     views = load_table_views(table.abs_img_path, settings.resolution)
     targets = torch.tensor(table.loc[:, list(SCORE_COLUMNS)].to_numpy(), dtype=torch.float32)
     write_json(output_path(settings, 'config.json'), as_record(settings))
-    started = time.time()
-    clock = CheckpointClock(settings.checkpoint_minutes)
-    while not training.finished():
-        epoch_start = time.time()
-        train_loss = train_epoch(training, views, targets, train_idx, clock)
-        validation = validate(training.model, views, targets, val_idx, settings.batch_size)
-        end_epoch(training, train_loss, validation, time.time() - epoch_start)
-        save_checkpoint(training)
-        clock.reset()
-        write_log(training)
-        print(f'epoch {training.epoch}: train loss {train_loss:.4f}, validation loss'
-              f' {validation["loss"]:.4f} ({time.time() - epoch_start:.0f} s)')
-        if settings.max_minutes and time.time() - started > settings.max_minutes * 60:
-            break
+    run_training(Epochs(training, views, targets, (train_idx, val_idx)), settings.checkpoint_minutes,
+                 settings.max_minutes)
     print(f'stopped after epoch {training.epoch}: {training.stop_reason()};'
           f' keeping epoch {training.best_epoch}')
     finish(training, views, targets, train_idx, val_idx)
@@ -315,52 +333,9 @@ def finish(training, views, targets, train_idx, val_idx):
               f'  MAE {validation["mae"][name]:.4f}')
 
 
-def validate_settings(settings):
-    """Every value checked before any work (a bad one is a usage error of the command)."""
-    check_count(settings.resolution, '--resolution', minimum=0)
-    try:
-        check_resolution(settings.resolution)
-    except ValueError as error:
-        raise InputError(f'--{error}') from None
-    for name in ('epochs', 'batch_size', 'patience'):
-        check_count(getattr(settings, name), f'--{name.replace("_", "-")}')
-    check_positive(settings.width, '--width')
-    check_positive(settings.lr, '--lr')
-    check_fraction(settings.jitter, '--jitter')
-    check_finite(settings.val_fraction, '--val-fraction', 0.0, 1.0)
-    if not 0 < settings.val_fraction < 1:
-        raise InputError(f'--val-fraction must be above 0 and below 1, got {settings.val_fraction:g}')
-    check_finite(settings.max_minutes, '--max-minutes', low=0.0)
-    check_finite(settings.checkpoint_minutes, '--checkpoint-minutes', low=0.0)
-    check_device(settings.device)
-
-
 def parse_args(argv=None):
     """The run's settings from the command line (flags over the defaults)."""
-    parser = new_parser(__doc__)
-    parser.add_argument('--scores', required=True, help='the all_scores table to learn')
-    parser.add_argument('--out', required=True, help='the trained CNN (.pth)')
-    parser.add_argument('--checkpoint',
-                        help='training state to resume from; default <out stem>_checkpoint.pth')
-    parser.add_argument('--width', type=float, help='channel multiplier of every layer')
-    parser.add_argument('--resolution', type=int,
-                        help='images are seen at this resolution, upsampled to 256; 0 = off')
-    parser.add_argument('--epochs', type=int)
-    parser.add_argument('--batch-size', type=int)
-    parser.add_argument('--lr', type=float)
-    parser.add_argument('--patience', type=int,
-                        help='epochs without a better validation loss before stopping')
-    parser.add_argument('--val-fraction', type=float)
-    parser.add_argument('--jitter', type=float, help='brightness and contrast jitter strength')
-    parser.add_argument('--bf16', action='store_true',
-                        help='bfloat16 autocast in training steps (faster on a CPU with bf16'
-                             ' instructions)')
-    add_seed_and_device(parser)
-    parser.add_argument('--max-minutes', type=float,
-                        help='stop after the epoch that passes this much wall time; 0 = no limit')
-    add_checkpoint_minutes(parser, 'every epoch end')
-    add_debug_flag(parser)
-    return parse_settings(parser, argv, CNNTrainingSettings)
+    return parse_settings(CNNTrainingSettings, argv, doc=__doc__)
 
 
 def main(argv=None):

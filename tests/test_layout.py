@@ -7,7 +7,7 @@ import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ('common', 'scores', 'data', 'segmentation', 'property_score_cnn', 'stylegan', 'base_training',
-            'vectorfind', 'finetune_v5')
+            'vectorfind', 'finetune_v5', 'judge')
 LIBRARY = PACKAGES + ('benchmarks',)
 NOT_LIBRARY = {'tests', 'run_stylegan_vectorfind_v6', 'run_stylegan_finetune_v5', 'linear_scores',
                'random_world'}
@@ -114,3 +114,27 @@ def test_no_library_module_is_collected_as_a_test():
                          if fnmatch.fnmatch(os.path.basename(path), 'test_*.py')
                          or fnmatch.fnmatch(os.path.basename(path), '*_test.py')]
     assert looks_like_a_test == []
+
+
+def parameter_count(function):
+    """Parameters a caller passes: every named and starred one, less `self` or `cls`."""
+    args = function.args
+    names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    if names and names[0] in ('self', 'cls'):
+        names = names[1:]
+    return len(names) + (args.vararg is not None) + (args.kwarg is not None)
+
+
+def test_no_library_function_takes_more_than_seven_parameters():
+    """A bundle passed by hand (generator, CNN, code, directions, space, device, ...) is an object
+    waiting to be named: the edit rule, the settings."""
+    crowded = [f'{os.path.relpath(path, REPO)}:{node.lineno} {node.name}'
+               for folder in LIBRARY for path in python_files(folder)
+               for node in ast.walk(ast.parse(open(path).read(), path))
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and parameter_count(node) > 7]
+    assert crowded == []
+
+
+def test_the_parameter_count_counts_what_a_caller_passes():
+    function = ast.parse('def f(self, a, b=1, *rest, c, **named): pass').body[0]
+    assert parameter_count(function) == 5

@@ -23,7 +23,8 @@ from finetune_v5 import pipeline as finetune_v5
 from patched import fixed_noise, mouth_decides, one_sample_set
 from property_score_cnn import PropertyScoreCNN, save_property_score_cnn
 from random_world import write_random_world
-from stylegan import Generator, architecture, save_generator, train_base
+from base_training import train as train_base
+from stylegan import Generator, architecture, save_generator
 from tiny_models import write_tiny_models
 from vectorfind import pipeline as vectorfind
 

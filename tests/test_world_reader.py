@@ -100,15 +100,18 @@ def tiny_training(out_dir):
 
 
 def test_a_training_killed_inside_an_epoch_resumes_to_the_same_weights(tmp_path):
+    """Every run in a process of one thread: the same arithmetic, so the same weights bit for bit."""
     straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
-    train_main(tiny_training(straight))
+    one_thread = {**os.environ, 'OMP_NUM_THREADS': '1'}
+
+    def command(*args):
+        return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, env=one_thread)
+    assert command('-m', 'judge.train', *tiny_training(straight)).returncode == 0
     # SIGKILL right after the third checkpoint: three batches of the first epoch done.
-    killed = subprocess.run([sys.executable, KILL_AT, 'judge.train:save_checkpoint', '3', 'judge.train',
-                             *tiny_training(resumed)], cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    killed = command(KILL_AT, 'judge.train:save_checkpoint', '3', 'judge.train', *tiny_training(resumed))
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert not (resumed / 'world_reader.pth').exists()
-    train_main(tiny_training(resumed))
+    assert command('-m', 'judge.train', *tiny_training(resumed)).returncode == 0
     a = torch.load(straight / 'world_reader.pth', weights_only=True)['state_dict']
     b = torch.load(resumed / 'world_reader.pth', weights_only=True)['state_dict']
     assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)

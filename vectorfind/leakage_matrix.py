@@ -8,7 +8,6 @@ Re-scores the first --codes tested codes of the run with its own generator, dire
 CNN; writes leakage_matrix.csv into the run folder and prints it.
 """
 import argparse
-import json
 import os
 
 import numpy as np
@@ -29,8 +28,7 @@ from vectorfind.steering import Steering, read_tested_codes
 def leakage_matrix(out_dir, codes=30, device='cpu'):
     """[3, 7] DataFrame: rows the steered properties, columns every score's median change."""
     steering = Steering.from_run(out_dir, device)
-    with open(os.path.join(out_dir, 'config.json')) as f:
-        config = json.load(f)
+    config = steering.record
     cnn = load_property_score_cnn(config['cnn']).to(device).eval()
     spread = stored_spread(out_dir)
     _, tested = read_tested_codes(out_dir, steering.code_dim)

@@ -19,27 +19,21 @@ scores (leakage, `scores/leakage.py`).
 Everything lands in --out-dir, and a re-run in the same folder reuses what is finished: samples,
 directions (unless --retrain), tested codes, and the converted v6 generator.
 """
-import argparse
-import json
 import os
 import time
-from dataclasses import dataclass, field, replace
-from typing import Optional
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from common import distributed
-from common.cli import add_debug_flag, run_command
+from common.cli import run_command
 from common.files import read_csv_file, write_csv, write_json
-from scores.leakage import stored_spread
-from common.paths import in_repo
-from scores.properties import CORE_PROPERTIES
-from common.validation import check_count, check_device, check_finite
 from common.run_lock import in_held_folder
-from common.settings import (add_out_dir, add_seed_and_device, as_record, default_device,
-                             new_parser, parse_settings)
+from common.settings import as_record, differing, parse_settings, stage_settings
 from property_score_cnn import load_property_score_cnn
+from scores.leakage import stored_spread
+from scores.properties import CORE_PROPERTIES
 from stylegan import convert_v1_to_v6, load_generator, save_generator
 from stylegan.latent_codes import read_latent_codes
 from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_directions, load_direction,
@@ -47,82 +41,15 @@ from vectorfind.directions import (MIN_GROUP, fit_directions, least_squares_dire
 from vectorfind.generation_testing import GenerationTest
 from vectorfind.groups import (ALL_SAMPLES, GROUP_NAMES, ScoreGroups, borrowing_all_samples, group_names,
                                medians_from_table)
-from vectorfind.latents import PRECISIONS, inference_precision
-from vectorfind.least_squares import HOLDS
-from vectorfind.local_hold import REACH, LocalHold
+from vectorfind.latents import inference_precision
+from vectorfind.local_hold import LocalHold
 from vectorfind.sampling import iter_chunks, sample_and_score
-from vectorfind.spaces import SPACES, LatentSpace, parse_layers
+from vectorfind.settings import (FIT, PRESETS, REPORTS, SAMPLES, VectorFindSettings, config_path,
+                                 run_record)
+from vectorfind.spaces import LatentSpace, parse_layers
 from vectorfind.steering import Steering
 
 V6_FILE = 'stylegan_gen_vector_find_v6.pth'
-REPORTS = {'svm': 'svm_report.csv', 'least-squares': 'least_squares_report.csv'}
-
-
-@dataclass
-class VectorFindSettings:
-    """Everything a run depends on. The defaults are the `default` preset: the committed models of
-    the synthetic face world, sized for a 2-core CPU (at most 600 codes tested where the SPEC
-    tries 2,400; batches of the size that runs fastest there), and the directions that measured
-    best there, leakage first (docs/vectorfind.md): least squares over all samples in w, each
-    holding all six other scores, the pose edit on layers 0-5 (4 to 16 px) only, and each tested
-    code's directions held to it, aimed halfway toward its own scores' rise
-    (`vectorfind/local_hold.py`)."""
-    preset: str = 'default'
-    generator: str = in_repo('models', 'default', 'base_generator.pth')
-    cnn: str = in_repo('models', 'default', 'property_score_cnn.pth')
-    scores_table: str = in_repo('models', 'default', 'all_scores_v2_cnn.csv')
-    n: int = 8000
-    ratio: float = 0.15
-    num_pass: int = 80
-    max_tries: int = 600
-    batch_size: int = 10
-    chunk_size: int = 2000
-    latents: Optional[str] = None
-    group_names: Optional[str] = None
-    grouping: bool = False
-    directions: str = 'least-squares'
-    no_tsne: bool = False
-    retrain: bool = False
-    seed: int = 0
-    device: str = field(default_factory=default_device)
-    precision: str = 'float32'
-    max_leakage: Optional[float] = None
-    space: str = 'w'
-    layers: Optional[str] = 'pose=0-6'
-    hold: str = 'all'
-    local_hold: bool = True
-    hold_reach: float = REACH
-    out_dir: str = in_repo('outputs', 'vectorfind_v6')
-
-    def __post_init__(self):
-        for flag in ('n', 'num_pass', 'max_tries', 'batch_size', 'chunk_size'):
-            check_count(getattr(self, flag), '--' + flag.replace('_', '-'))
-        check_device(self.device)
-        if not 0 < self.ratio <= 0.5:
-            raise ValueError(f'--ratio must be in (0, 0.5], got {self.ratio}')
-        check_finite(self.hold_reach, '--hold-reach', low=0)
-        if self.max_leakage is not None and not self.max_leakage > 0:
-            raise ValueError(f'--max-leakage must be a positive number, got {self.max_leakage}')
-        if self.hold not in HOLDS:
-            raise ValueError(f'--hold {self.hold!r}: expected one of {HOLDS}')
-        LatentSpace(self.space, parse_layers(self.layers))  # refuses a bad space or layer range
-        if self.directions not in REPORTS:
-            raise ValueError(f'--directions {self.directions!r}: expected one of {sorted(REPORTS)}')
-
-
-# What each preset changes in the defaults. `ohlora`: the published checkpoints and numbers of
-# v6 (SPEC), for a GPU; `ohlora_v7`: the published v7, its directions in w (n 80,000, the top and
-# bottom 20% of each group, the share its README found best).
-PRESETS = {
-    'default': {},
-    'ohlora': dict(generator=in_repo('models', 'stylegan_gen_fine_tuned_v1.pth'),
-                   cnn=in_repo('models', 'stylegan_gen_fine_tuned_v2_cnn.pth'),
-                   scores_table=in_repo('models', 'all_scores_v2_cnn.csv'),
-                   n=500_000, max_tries=2400, batch_size=250, chunk_size=20_000,
-                   directions='svm', grouping=True, space='z', layers=None, hold='core',
-                   local_hold=False),
-}
-PRESETS['ohlora_v7'] = dict(PRESETS['ohlora'], space='w', n=80_000, ratio=0.2)
 
 
 def v6_generator(settings):
@@ -290,43 +217,25 @@ def given_codes(settings, code_dim):
     return codes, names
 
 
-# What a run's outputs were made with: its samples (never to be mixed with another's), and its
-# directions and tested codes (made again with --retrain).
-SAMPLE_SETTINGS = ('seed', 'generator', 'cnn', 'n', 'chunk_size', 'precision')
-FIT_SETTINGS = ('scores_table', 'ratio', 'hold', 'layers', 'max_leakage', 'local_hold', 'hold_reach')
-PATH_SETTINGS = ('generator', 'cnn', 'scores_table')
-
-
 def check_earlier_run(settings):
     """A run reuses what an earlier one in --out-dir finished, so it must have been made with the
     same settings: other samples are refused, other fit settings need --retrain."""
-    path = os.path.join(settings.out_dir, 'config.json')
-    if not os.path.exists(path):
+    if not os.path.exists(config_path(settings.out_dir)):
         return
-    with open(path) as f:
-        earlier = json.load(f)
-    earlier.setdefault('precision', 'float32')  # runs made before bfloat16 existed
-    earlier.setdefault('local_hold', False)  # runs made before the local hold existed
-    earlier.setdefault('hold_reach', 0.0)  # and before its reach: they held the fitted directions
-
-    def differing(keys):
-        now = as_record(settings)
-        same = {key: (os.path.abspath(now[key]) == os.path.abspath(earlier[key])
-                      if key in PATH_SETTINGS and now[key] and earlier[key] else now[key] == earlier[key])
-                for key in keys if key in earlier}
-        return [key for key, equal in same.items() if not equal]
+    earlier = run_record(settings.out_dir)
 
     def used(keys):
         named = ' and '.join(f'--{key.replace("_", "-")} {earlier[key]}' for key in keys)
-        return f'{path}: the run in {settings.out_dir} used {named}; continue it with {"that" if len(keys) == 1 else "those"}'
+        return (f'{config_path(settings.out_dir)}: the run in {settings.out_dir} used {named};'
+                f' continue it with {"that" if len(keys) == 1 else "those"}')
 
-    if differing(['directions']) and not settings.retrain:
+    if differing(settings, earlier, ['directions']) and not settings.retrain:
         raise ValueError(f'the directions in {settings.out_dir} were not fitted with --directions'
                          f' {settings.directions}; add --retrain or use another --out-dir')
-    samples = differing(SAMPLE_SETTINGS)
+    samples = differing(settings, earlier, stage_settings(VectorFindSettings, SAMPLES))
     if samples:
         raise ValueError(used(samples) + ', or use another --out-dir')
-    fit = differing(FIT_SETTINGS)
+    fit = differing(settings, earlier, stage_settings(VectorFindSettings, FIT))
     if fit and not settings.retrain:
         raise ValueError(used(fit) + ', add --retrain to fit and test anew, or use another --out-dir')
 
@@ -355,7 +264,7 @@ def run_in_folder(settings):
     cnn, medians, (codes, groups) = distributed.together(load)
 
     def claim():  # once every input is checked: a run refused above leaves the folder unclaimed
-        write_json(os.path.join(settings.out_dir, 'config.json'), as_record(settings))
+        write_json(config_path(settings.out_dir), as_record(settings))
         keep_v6_generator(generator, settings)
     distributed.on_main(claim, share=False)
     directions, fitted = training_phase(generator, cnn, medians, settings)
@@ -389,61 +298,7 @@ def run_in_folder(settings):
 
 def parse_args(argv=None):
     """The run's settings from the command line (flags over the preset over the defaults)."""
-    parser = new_parser(__doc__)
-    parser.add_argument('--preset', choices=sorted(PRESETS),
-                        help='default (the embedded world), ohlora (the published checkpoints in'
-                             ' models/, v6 in z) or ohlora_v7 (the same, v7 in w)')
-    parser.add_argument('--generator', help='v1 generator file (a v6 file beside it is preferred)')
-    parser.add_argument('--cnn', help='Property Score CNN file')
-    parser.add_argument('--scores-table', help='CNN-derived all_scores table (group medians)')
-    parser.add_argument('--n', type=int, help='latent codes sampled for the directions')
-    parser.add_argument('--ratio', type=float, help='share of highest and lowest scores per group')
-    parser.add_argument('--num-pass', type=int, help='stop testing after this many passing codes')
-    parser.add_argument('--max-tries', type=int, help='stop testing after this many codes')
-    parser.add_argument('--batch-size', type=int)
-    parser.add_argument('--chunk-size', type=int, help='samples per file on disk')
-    parser.add_argument('--latents', help='CSV of codes to test instead of random ones')
-    parser.add_argument('--group-names', help='CSV with a group_name column, one per --latents row')
-    parser.add_argument('--grouping', action=argparse.BooleanOptionalAction,
-                        help='one direction per group and property (the ohlora preset), or with'
-                             ' --no-grouping one per property over all samples (the default preset)')
-    parser.add_argument('--directions', choices=sorted(REPORTS),
-                        help='svm (SPEC: top vs bottom ratio per group; the ohlora preset) or'
-                             ' least-squares (every sample; each direction holds the other two'
-                             ' properties; the default preset)')
-    parser.add_argument('--space', choices=SPACES,
-                        help='z (v6: the 515-dim code; the ohlora preset) or w (v7: the mapping'
-                             ' output; the default preset)')
-    parser.add_argument('--layers',
-                        help='in w, the synthesis layers each direction is added to, e.g.'
-                             ' eyes=2-6,pose=0-4 (layers 2..5 and 0..3; unnamed: every layer;'
-                             ' the default preset: pose=0-6; "" for every layer)')
-    parser.add_argument('--hold', choices=HOLDS,
-                        help='least squares: each direction holds the other two steered'
-                             ' properties (core) or all six other CNN scores (all; the default)')
-    parser.add_argument('--local-hold', action=argparse.BooleanOptionalAction,
-                        help='the test moves each code along its directions projected to hold the'
-                             ' other six CNN scores along that code\'s own edits (the default'
-                             ' preset; vectorfind/local_hold.py), or with --no-local-hold along'
-                             ' the directions as fitted (the ohlora presets)')
-    parser.add_argument('--hold-reach', type=float,
-                        help='with the local hold, how far each code\'s direction turns from the'
-                             ' fitted one toward that code\'s steepest rise of its own score before'
-                             ' the projection: 0 holds the fitted direction itself, 1 (the default)'
-                             ' aims halfway; more keeps more of the own change')
-    parser.add_argument('--no-tsne', action='store_true', help='skip the t-SNE plots')
-    parser.add_argument('--retrain', action='store_true', help='fit the directions again')
-    parser.add_argument('--max-leakage', type=float,
-                        help='a code passes only when, beside the SPEC\'s correlations, each'
-                             ' property\'s leakage into the other six scores is at most this'
-                             ' (off by default; scores/leakage.py defines it)')
-    add_seed_and_device(parser)
-    parser.add_argument('--precision', choices=PRECISIONS,
-                        help='float32 (the default) or bfloat16: faster on CPUs with AVX512-BF16'
-                             ' or AMX (docs/performance.md), scores a few hundredths of a z unit off')
-    add_out_dir(parser, 'where everything lands (default: outputs/vectorfind_v6 in the repository)')
-    add_debug_flag(parser)
-    return parse_settings(parser, argv, VectorFindSettings, PRESETS)
+    return parse_settings(VectorFindSettings, argv, PRESETS, __doc__)
 
 
 def main(argv=None):

@@ -59,8 +59,7 @@ def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, cases=slice
     steering = Steering.from_run(out_dir, device)
     if reaches is None:
         reaches = [None if steering.hold is None else steering.hold.reach]
-    with open(os.path.join(out_dir, 'config.json')) as f:
-        config = json.load(f)
+    config = steering.record
     results, tested = read_tested_codes(out_dir, steering.code_dim)
     start = cases.start or 0
     if start >= len(tested):
@@ -78,7 +77,7 @@ def retest(out_dir, reaches=None, layer_specs=None, as_fitted=False, cases=slice
         variant = Steering(steering.generator, directions, space, None if reach is None else LocalHold(cnn, reach),
                            device=device, precision=steering.precision)
         report_dir = os.path.join(out_dir, RETEST_DIR, name)
-        settings = {'variant': name, 'layers': config.get('layers') if layers is None else layers,
+        settings = {'variant': name, 'layers': config['layers'] if layers is None else layers,
                     'local_hold': reach is not None, 'hold_reach': reach, 'first_case': start}
         record = os.path.join(report_dir, 'retest.json')
         resumable = os.path.exists(record) and earlier_settings(record) == settings

@@ -9,13 +9,13 @@ A code is z followed by the generator's extra dims ([515] for every Oh-LoRA v6 g
 is moved by (eyes, mouth, pose) weights along the directions of its group, in the space the run
 found them in (z: `code + weights @ directions`; w: the code's w plus the move, on the synthesis
 layers each direction reaches), and rendered as the run's image generation test renders it
-(`vectorfind.spaces.CodeEditor`: truncation off, fixed noise, the run's precision): a face here is the test's face of that edit, bit for bit. A run made with
+(`vectorfind.spaces.CodeEditor`: truncation off, fixed noise, the run's precision): a face here
+is the test's face of that edit, bit for bit. A run made with
 `--local-hold` fits each code's directions to it (`vectorfind/local_hold.py`); so does its
 steering, with the run's CNN. Faces are rendered one at
 a time, because a batched convolution rounds a few pixels differently depending on what else is
 in the batch; one at a time, a face depends on its own code alone.
 """
-import json
 import os
 
 import numpy as np
@@ -30,6 +30,7 @@ from vectorfind.directions import load_direction, vector_path
 from vectorfind.groups import ALL_SAMPLES, GROUP_NAMES, ScoreGroups, medians_from_table
 from vectorfind.generation_testing import GRID_RANGES
 from vectorfind.local_hold import LocalHold
+from vectorfind.settings import config_path, run_record
 from vectorfind.latents import inference_precision
 from vectorfind.spaces import CodeEditor, LatentSpace, parse_layers
 
@@ -119,28 +120,28 @@ class Steering:
     @classmethod
     def from_run(cls, out_dir, device='cpu'):
         """The generator, directions, space and groups of the run in `out_dir`, the folder that
-        `run_stylegan_vectorfind_v6.py --out-dir` wrote (default outputs/vectorfind_v6)."""
+        `run_stylegan_vectorfind_v6.py --out-dir` wrote (default outputs/vectorfind_v6); its
+        settings are in `.record` (`vectorfind.settings.run_record`)."""
         if not os.path.isdir(out_dir):
             raise FileNotFoundError(f'{out_dir} is not a folder: expected the output folder of'
                                     f' run_stylegan_vectorfind_v6.py (outputs/vectorfind_v6 by default)')
-        with open(in_run(out_dir, 'config.json')) as f:
-            config = json.load(f)
+        existing(config_path(out_dir), out_dir)
+        config = run_record(out_dir)
         generator = load_generator(in_run(out_dir, GENERATOR_FILE), 'v6').to(device)
-        # Runs made before the w space and bfloat16 existed were in z, in float32.
-        space = LatentSpace(config.get('space', 'z'), parse_layers(config.get('layers')))
-        precision = config.get('precision', 'float32')
-        groups = GROUP_NAMES if config.get('grouping') else (ALL_SAMPLES,)
+        space = LatentSpace(config['space'], parse_layers(config['layers']))
+        precision = config['precision']
+        groups = GROUP_NAMES if config['grouping'] else (ALL_SAMPLES,)
         directions = {}
         for prop in CORE_PROPERTIES:
             for group in groups:
                 path = existing(vector_path(out_dir, prop, group, space.name), out_dir)
                 # vector_no 0, the one the run tested
                 directions[prop, group] = load_direction(path, space.dim(generator))[0]
-        group_of = RunGroups(out_dir, config, generator, device, precision) if config.get('grouping') else None
-        # runs held before the reach existed held the fitted directions themselves
-        hold = (LocalHold(load_property_score_cnn(config['cnn']), config.get('hold_reach', 0.0))
-                if config.get('local_hold') else None)
-        return cls(generator, directions, space, hold, group_of, device, precision)
+        group_of = RunGroups(out_dir, config, generator, device, precision) if config['grouping'] else None
+        hold = LocalHold(load_property_score_cnn(config['cnn']), config['hold_reach']) if config['local_hold'] else None
+        steering = cls(generator, directions, space, hold, group_of, device, precision)
+        steering.record = config  # the run's settings, for the tools that test it again
+        return steering
 
     def group_of(self, code):
         """The group whose directions move `code` [code_dim]."""
