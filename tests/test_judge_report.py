@@ -57,7 +57,8 @@ def test_a_runs_report_holds_every_table_beside_the_cnns_figures(tiny_vectorfind
 
 
 def test_a_folder_that_is_not_a_run_is_one_line(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_:
+    with pytest.raises(SystemExit) as stop:
         report.main([str(tmp_path)])
-    error = capsys.readouterr().err.strip().splitlines()
-    assert exit_.value.code == 1 and len(error) == 1 and 'config.json' in error[0]
+    message = stop.value.code
+    assert isinstance(message, str) and len(message.splitlines()) == 1 and 'config.json not found' in message
+    assert 'Traceback' not in capsys.readouterr().err
