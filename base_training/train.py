@@ -45,7 +45,7 @@ from common.settings import (Path, as_record, check_settings, checkpoint_minutes
                              parse_settings, resolved_device, seed_setting, setting)
 from common.training_loop import random_states, restore_random_states, run_training
 from common.training_log import appending_log, discard_log, trim_log
-from common.validation import InputError, check_count, check_finite, check_fraction, check_positive
+from common.validation import InputError, check_count, check_not_negative, check_positive, check_share
 from scores.table import SCORE_COLUMNS, read_score_table
 from stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from stylegan.generator import Generator
@@ -58,8 +58,6 @@ TRAINABLE_ARCHITECTURES = tuple(name for name, config in ARCHITECTURES.items()
 LOG_COLUMNS = ('step', 'images_seen', 'd_loss', 'g_loss', 'r1', 'd_real', 'd_fake', 'seconds')
 
 
-NOT_NEGATIVE = partial(check_finite, low=0.0)
-SHARE = partial(check_fraction, include_one=True)
 
 
 @dataclass
@@ -76,16 +74,16 @@ class BaseTrainingSettings:
     d_warmup_steps: int = setting(0, check=partial(check_count, minimum=0),
                                   help='the first N steps train D only (G, its average and w_avg stay):'
                                        ' a fresh critic for a trained generator')
-    max_minutes: float = setting(0.0, check=NOT_NEGATIVE,
+    max_minutes: float = setting(0.0, check=check_not_negative,
                                  help='stop (and checkpoint) after this much wall time; 0 = no limit')
     batch_size: int = setting(32, check=check_count,
                               help='images per step over all processes: under torchrun --nproc_per_node N,'
                                    ' each process trains on batch-size / N of them, so give a multiple of N')
     lr: float = setting(0.002, check=check_positive)
-    r1_gamma: float = setting(1.0, check=NOT_NEGATIVE)
+    r1_gamma: float = setting(1.0, check=check_not_negative)
     r1_interval: int = setting(4, check=check_count)
-    style_mixing: float = setting(0.9, check=SHARE)
-    label_dropout: float = setting(0.5, check=SHARE, help='share of images shown with an all-zero label')
+    style_mixing: float = setting(0.9, check=check_share)
+    label_dropout: float = setting(0.5, check=check_share, help='share of images shown with an all-zero label')
     ema_kimg: float = setting(10.0, check=check_positive,
                               help='half-life of the generator average, in thousands of images')
     log_every: int = setting(50, check=check_count)

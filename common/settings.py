@@ -17,12 +17,11 @@ import dataclasses
 import json
 import os
 import typing
-from functools import partial
 
 import torch
 
 from common.cli import add_debug_flag
-from common.validation import check_choice, check_device, check_finite
+from common.validation import check_choice, check_device, check_not_negative
 
 # A setting that names a file or folder: two runs agree on it when both name the same place.
 Path = typing.NewType('Path', str)
@@ -186,7 +185,7 @@ def resolved_device(device):
 
 def checkpoint_minutes_setting(otherwise):
     """How often a training checkpoints by the clock; `otherwise` says when it checkpoints besides."""
-    return setting(3.0, check=partial(check_finite, low=0.0),
+    return setting(3.0, check=check_not_negative,
                    help=f'a checkpoint at least this often (and {otherwise}), so that a killed run loses'
                         f' at most these minutes; 0 = {otherwise} only')
 

@@ -45,6 +45,16 @@ def check_positive(value, flag, high=None):
     return value
 
 
+def check_not_negative(value, flag):
+    """A finite number of at least 0 (minutes, a loss weight, a reach)."""
+    return check_finite(value, flag, low=0.0)
+
+
+def check_share(value, flag):
+    """A share in [0, 1], both ends included (a probability, a decay)."""
+    return check_fraction(value, flag, include_one=True)
+
+
 def check_fraction(value, flag, include_one=False):
     """A share in [0, 1) (or [0, 1] with `include_one`)."""
     value = check_finite(value, flag, 0.0, 1.0)

@@ -65,7 +65,8 @@ from common.settings import (TRAINING, Path, as_record, check_settings, checkpoi
                              parse_settings, preset_value, resolved_device, seed_setting, setting)
 from common.training_loop import run_training
 from common.training_log import appending_log, discard_log, trim_log
-from common.validation import InputError, check_count, check_finite, check_fraction, check_positive
+from common.validation import (InputError, check_count, check_fraction, check_not_negative, check_positive,
+                               check_share)
 from data.build_default_world import build_world
 from finetune_v5.evaluation import EVAL_LABELS, EVAL_Z_PER_LABEL, SAMPLE_PSIS, score_spread
 from finetune_v5.label_warm_start import warm_start_label
@@ -85,7 +86,6 @@ LOG_COLUMNS = ('epoch', 'idx', 'd_loss', 'g_loss', 'd_train_count', 'g_train_cou
                'eyes_leakage', 'mouth_leakage', 'pose_leakage')
 DEFAULT_WORLD = in_repo('outputs', 'world')
 DEFAULT_WORLD_SIZE = 10000
-NOT_NEGATIVE = partial(check_finite, low=0.0)
 
 
 # What each preset changes in the defaults. `faithful`: the published training (SPEC), on the
@@ -123,12 +123,12 @@ class FineTuneSettings:
     out_dir: Optional[Path] = setting(None, help='default: outputs/finetune_v5/<preset> in the repository')
     epochs: int = setting(500, check=check_count)
     steps: Optional[int] = setting(None, check=check_count, help='stop after this many batches')
-    max_minutes: float = setting(10.0, check=NOT_NEGATIVE,
+    max_minutes: float = setting(10.0, check=check_not_negative,
                                  help='stop (with a checkpoint) after this much training time; 0 = no limit')
     checkpoint_minutes: float = checkpoint_minutes_setting('every epoch end')
     fake_labels: str = setting('data', choices=('batch', 'data'),
                                help="fakes' labels: the real batch's own, or drawn from the data", stage=TRAINING)
-    property_weight: float = setting(1.0, check=NOT_NEGATIVE,
+    property_weight: float = setting(1.0, check=check_not_negative,
                                      help="weight of the frozen CNN's squared error on the fakes in G's loss",
                                      stage=TRAINING)
     first_layer_lr_mul: float = setting(100.0, check=check_positive,
@@ -144,10 +144,10 @@ class FineTuneSettings:
                                    ' each process trains on batch-size / N of them, so give a multiple of N',
                               stage=TRAINING)
     lr: float = setting(1e-4, check=check_positive, stage=TRAINING)
-    r1_gamma: float = setting(10.0, check=NOT_NEGATIVE, stage=TRAINING)
-    trunc_psi: float = setting(0.5, check=partial(check_fraction, include_one=True),
+    r1_gamma: float = setting(10.0, check=check_not_negative, stage=TRAINING)
+    trunc_psi: float = setting(0.5, check=check_share,
                                help='conditional truncation in training and evaluation', stage=TRAINING)
-    w_avg_decay: float = setting(0.995, check=partial(check_fraction, include_one=True), stage=TRAINING)
+    w_avg_decay: float = setting(0.995, check=check_share, stage=TRAINING)
     jitter: float = setting(0.1, check=check_fraction, help='brightness and contrast jitter', stage=TRAINING)
     max_d_updates: int = setting(4, check=check_count, stage=TRAINING)
     max_g_updates: int = setting(4, check=check_count, stage=TRAINING)

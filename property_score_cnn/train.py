@@ -21,7 +21,6 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -39,7 +38,7 @@ from common.settings import (TRAINING, Path, as_record, check_settings, checkpoi
 from scores.properties import PROPERTY_NAMES
 from common.training_loop import (end_of_epoch, epoch_batches, random_states, restore_random_states,
                                   run_training)
-from common.validation import InputError, check_count, check_finite, check_fraction, check_positive
+from common.validation import InputError, check_count, check_finite, check_fraction, check_not_negative, check_positive
 from property_score_cnn.model import (PropertyScoreCNN, as_model_input, save_property_score_cnn,
                                       score_images)
 from property_score_cnn.scoring import (check_resolution, cnn_score_table, load_table_views,
@@ -86,7 +85,7 @@ class CNNTrainingSettings:
                          stage=TRAINING)
     seed: int = seed_setting(stage=TRAINING)
     device: Optional[str] = device_setting()
-    max_minutes: float = setting(0.0, check=partial(check_finite, low=0.0),
+    max_minutes: float = setting(0.0, check=check_not_negative,
                                  help='stop after the epoch that passes this much wall time; 0 = no limit')
     checkpoint_minutes: float = checkpoint_minutes_setting('every epoch end')
 

@@ -2,13 +2,12 @@
 presets, and the one reader of a finished run's settings (`run_record`)."""
 import os
 from dataclasses import dataclass
-from functools import partial
 from typing import Optional
 
 from common.paths import in_repo
 from common.settings import (Path, check_settings, device_setting, recorded, resolved_device, seed_setting,
                              setting)
-from common.validation import check_count, check_finite, check_positive
+from common.validation import check_count, check_not_negative, check_positive
 from vectorfind.latents import PRECISIONS
 from vectorfind.least_squares import HOLDS
 from vectorfind.local_hold import REACH
@@ -100,7 +99,7 @@ class VectorFindSettings:
                                     ' preset; vectorfind/local_hold.py), or with --no-local-hold along'
                                     ' the directions as fitted (the ohlora presets)')
     # Runs held before the reach existed held the fitted directions themselves: reach 0.
-    hold_reach: float = setting(REACH, check=partial(check_finite, low=0), stage=FIT, earlier=0.0,
+    hold_reach: float = setting(REACH, check=check_not_negative, stage=FIT, earlier=0.0,
                                 help='with the local hold, how far each code\'s direction turns from the'
                                      ' fitted one toward that code\'s steepest rise of its own score'
                                      ' before the projection: 0 holds the fitted direction itself,'
