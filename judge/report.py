@@ -43,9 +43,10 @@ from common.files import atomic_write, write_csv
 from common.images import to_uint8
 from common.paths import in_repo
 from common.validation import check_count, check_device
-from data.face_world import SCORE_OF_FACTOR, face_rng, render_face, sample_factors
+from data.face_world import SCORE_OF_FACTOR
 from judge.factors import IDENTITY_FACTORS, SLICES, world_spreads
 from judge.reader import load_world_reader
+from judge.faces import render_views, world_factors
 from judge.views import world_view
 from scores.leakage import leakage, score_changes
 from scores.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
@@ -83,10 +84,13 @@ class Judge:
         self.property_spreads = np.array([spreads[name] for name in JUDGED])
         self.identity_spreads = np.array([spreads[name] for name in identity])
 
+    def views(self, faces):
+        """uint8 faces [N, H, W, 3] of any size, box-resampled to the reader's resolution."""
+        return np.stack([world_view(face, self.reader.resolution) for face in faces])
+
     def encodings(self, faces):
-        """Encodings [N, columns] of uint8 faces [N, H, W, 3] at any size (box-resampled)."""
-        views = np.stack([world_view(face, self.reader.resolution) for face in faces])
-        return self.reader.encoded(views)
+        """Encodings [N, columns] of uint8 faces [N, H, W, 3] at any size."""
+        return self.reader.encoded(self.views(faces))
 
     def properties(self, encodings):
         """The judged property factors [N, 7], in the order of the CNN's scores."""
@@ -150,9 +154,9 @@ def clean_world_edits(judge, faces=CLEAN_FACES):
     for factor, (low, high) in FACTOR_RANGES.items():
         values = np.linspace(low, high, 5)
         figures = []
-        for i in range(faces):
-            drawn = sample_factors(face_rng(WORLD_SEED, i))
-            encodings = judge.encodings([render_face(dict(drawn, **{factor: v}))[0] for v in values])
+        for drawn in world_factors(WORLD_SEED, 0, faces):
+            encodings = judge.reader.encoded(render_views([dict(drawn, **{factor: v}) for v in values],
+                                                          judge.reader.resolution))
             judged = judge.properties(encodings)
             changes = score_changes(values[:, None], judged, judge.property_spreads)[0]
             own = PROPERTY_NAMES.index(SCORE_OF_FACTOR[factor])
@@ -178,18 +182,14 @@ def realism(judge, steering, edited_faces):
     many unedited faces of fresh random codes, and as many edited faces drawn from the grids (the
     same count each, so that the distances compare)."""
     n = min(WORLD_FACES, len(edited_faces))
-    world = [render_face(sample_factors(face_rng(WORLD_SEED, i)))[0]
-             for i in tqdm(range(n), desc='world renders', unit='face', leave=False)]
+    reference = judge.reader.features(render_views(world_factors(WORLD_SEED, 0, n), judge.reader.resolution))
     codes = draw_codes(n, steering.code_dim, WORLD_SEED, TESTING, 0)
     with torch.inference_mode(), inference_precision(steering.device, steering.precision):
         unedited = np.concatenate([to_uint8(images(steering.generator, codes[i:i + 50], steering.device))
                                    for i in range(0, n, 50)])
     edited = edited_faces[np.random.default_rng(WORLD_SEED).choice(len(edited_faces), n, replace=False)]
-
-    def features(faces):
-        return judge.reader.features(np.stack([world_view(f, judge.reader.resolution) for f in faces]))
-    reference = features(world)
-    return pd.DataFrame([{'faces': name, 'n': n, 'frechet_distance': frechet_distance(features(faces), reference)}
+    return pd.DataFrame([{'faces': name, 'n': n,
+                          'frechet_distance': frechet_distance(judge.reader.features(judge.views(faces)), reference)}
                          for name, faces in (('unedited generated', unedited), ('edited (SPEC grid)', edited))])
 
 
