@@ -71,21 +71,26 @@ class CodeEditor:
     space: LatentSpace = LatentSpace()
     device: str = 'cpu'
 
-    def edited(self, code, weights, directions):
+    def edited(self, code, weights, directions, shift=None):
         """`code` edited by each row of `weights` along `directions`, which may also be one set
-        per row [N, 3, dim] (the local hold's probes, `vectorfind/local_hold.py`)."""
+        per row [N, 3, dim] (the local hold's probes, `vectorfind/local_hold.py`), and moved by
+        `shift` [N, dim] besides, on every layer (a character's corrections,
+        `characters/character.py`)."""
         generator, device = self.generator, self.device
         weights = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=device)
         moves = weights[..., None] * torch.as_tensor(directions, device=device)  # [N, 3, dim]
+        if shift is not None:
+            shift = torch.as_tensor(shift, dtype=moves.dtype, device=device)
         if self.space.name == 'z':
-            return torch.as_tensor(code, device=device)[None, :] + moves.sum(dim=1)
+            edited = torch.as_tensor(code, device=device)[None, :] + moves.sum(dim=1)
+            return edited if shift is None else edited + shift
         with torch.no_grad():  # in the synthesis network's dtype, whatever autocast ran the mapping in
             w = mapped(generator, code[None, :], device).to(next(generator.synthesis.parameters()).dtype)
         styles = generator.truncation(w.repeat(len(weights), 1))  # psi 1: w on every layer
         for k, prop in enumerate(CORE_PROPERTIES):
             first, stop = self.space.layers.get(prop, (0, generator.num_layers))
             styles[:, first:stop] += moves[:, k, None, :]
-        return styles
+        return styles if shift is None else styles + shift[:, None, :]
 
     def images(self, edited):
         """Images (NCHW, raw range) of rows of `edited`'s output."""
@@ -94,11 +99,12 @@ class CodeEditor:
         return self.generator.synthesis(edited.to(self.device), randomize_noise=False)
 
     @torch.inference_mode()
-    def render(self, code, weights, directions, batch_size=1):
-        """Images of `code` edited by each row of `weights`, drawn `batch_size` rows at a time: a
-        batched convolution rounds a few pixels differently depending on what else is in the
-        batch, so each caller keeps its own batching and gets its own faces bit for bit."""
-        edited = self.edited(code, weights, directions)
+    def render(self, code, weights, directions, batch_size=1, shift=None):
+        """Images of `code` edited by each row of `weights` (and `shift`), drawn `batch_size`
+        rows at a time: a batched convolution rounds a few pixels differently depending on what
+        else is in the batch, so each caller keeps its own batching and gets its own faces bit
+        for bit."""
+        edited = self.edited(code, weights, directions, shift)
         return torch.cat([self.images(edited[i:i + batch_size]) for i in range(0, len(edited), batch_size)])
 
 
