@@ -2,12 +2,12 @@
 
     python -m characters.cast outputs/vectorfind_v6 --n 4
 
-Of the run's first `--candidates` passing test codes, each is made a character
-(`characters.character.build`: her held directions, score curves and reach, a few seconds), and
-the `--n` with the widest reach are kept: ranked by how many of eyes, mouth and pose reach from
-the world's 10th to its 90th percentile, then by the narrowest of the three reaches (as a share of
-that percentile range), then, where `python -m judge.report` has judged the run, by the least
-identity drift. Writes RUN/characters/:
+Of the run's first `--candidates` tested codes, each is made a character
+(`characters.character.build`: her directions, score curves, reach and lattice, seconds each),
+and `--n` are kept: those that passed the run's test first, then by how many of eyes, mouth and
+pose reach from the world's 10th to its 90th percentile, then by the narrowest of the three
+reaches (as a share of that percentile range), then, where `python -m judge.report` has judged
+the run, by the least identity drift. Writes RUN/characters/:
 
 * character_00.npz, ...: one file per character, in rank order (`CharacterFile`); read back on
   any machine that has the run (`Cast.from_run(RUN).character(k)`);
@@ -76,21 +76,22 @@ class Cast:
         return self._percentiles
 
     @torch.inference_mode()
-    def scored(self, character, weights, amounts, batch_size, score=True):
-        """(faces [N, H, W, 3] uint8, CNN scores [N, 7] or None) of `character` moved by weights
-        [N, 3] along her directions and by correction amounts [N, 4]."""
-        stored = character.stored
+    def scored(self, character, unknowns, batch_size, score=True):
+        """(faces [N, H, W, 3] uint8, CNN scores [N, 7] or None) of `character` moved by the
+        weights and correction amounts of each row of `unknowns` [N, 7]."""
+        stored, unknowns = character.stored, np.asarray(unknowns)
         with inference_precision(self.device, self.precision):
-            images = self.editor.render(stored.code, np.asarray(weights, np.float32), stored.basis, batch_size,
-                                        character.shifts(amounts))
+            images = self.editor.render(stored.code, unknowns[:, :len(CORE_PROPERTIES)], stored.basis, batch_size,
+                                        character.shifts(unknowns))
             if not score:
                 return to_uint8(images), None
             scores = torch.cat([self.cnn.score(images[i:i + batch_size], PROPERTY_NAMES).float().cpu()
                                 for i in range(0, len(images), batch_size)])
         return to_uint8(images), scores.numpy().astype(np.float64)
 
-    def build(self, code, case=-1):
-        return build(self, code, case)
+    def build(self, code, case=-1, group=None):
+        """A new character of `code` [code_dim] (`characters.character.build`)."""
+        return build(self, code, case, group)
 
     def character(self, k):
         """The run's character k, as `python -m characters.cast` picked it."""
@@ -133,30 +134,28 @@ def ranking(cast, character, drift):
 
 
 def pick(cast, n, count):
-    """Pick `n` characters of the cast's run from its first `count` passing codes (module
+    """Pick `n` characters of the cast's run from its first `count` tested codes (module
     docstring) -> the characters.csv table."""
     out_dir = cast.out_dir
     results, codes = read_tested_codes(out_dir, cast.steering.code_dim)
-    passing = np.flatnonzero(results.passed.to_numpy(bool))[:count]
-    if len(passing) < n:
-        raise ValueError(f'{out_dir}: {len(passing)} of its tested codes passed among the first'
-                         f' --candidates {count}; --n {n} asks for more')
+    if len(codes) < n:
+        raise ValueError(f'{out_dir}: its test holds {len(codes)} codes; --n {n} asks for more')
     folder, drift = os.path.join(out_dir, FOLDER), judged_drift(out_dir)
     rows, built = [], {}
-    for case in tqdm(passing, desc='building characters', unit='character'):
+    for case in tqdm(range(min(count, len(codes))), desc='building characters', unit='character'):
         path = os.path.join(folder, 'candidates', f'case_{case:04d}.npz')
         if os.path.exists(path):  # built before the pick was stopped
             character = cast.bound(CharacterFile.load(path), path)
         else:
-            character = cast.build(codes[case], int(case))
+            character = cast.build(codes[case], case)
             character.stored.save(path)
         built[case] = character
-        rows.append({'case': int(case), 'group': character.stored.group,
+        rows.append({'case': case, 'group': character.stored.group, 'passed': bool(results.passed[case]),
                      **ranking(cast, character, drift.get(case, np.nan)),
                      **{f'{prop}_{end}': character.stored.reach[k, e] for k, prop in enumerate(CORE_PROPERTIES)
                         for e, end in enumerate(('low', 'high'))}})
-    table = pd.DataFrame(rows).sort_values(['covered', 'narrowest_share', 'judged_identity_drift'],
-                                           ascending=[False, False, True], kind='stable').head(n)
+    table = pd.DataFrame(rows).sort_values(['passed', 'covered', 'narrowest_share', 'judged_identity_drift'],
+                                           ascending=[False, False, False, True], kind='stable').head(n)
     table.insert(0, 'character', range(len(table)))
     for k, case in enumerate(table.case):
         built[case].stored.save(character_path(out_dir, k))
@@ -192,7 +191,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('run', help='a finished VectorFind-v6 run folder (outputs/vectorfind_v6 by default)')
     parser.add_argument('--n', type=int, default=4, help='characters to keep')
-    parser.add_argument('--candidates', type=int, default=12, help='passing test codes to build and rank')
+    parser.add_argument('--candidates', type=int, default=12, help='tested codes to build and rank')
     parser.add_argument('--device', default='cpu')
     add_debug_flag(parser)
     args = parse_checked(parser, argv, check=check_arguments)

@@ -3,27 +3,33 @@
     cast = Cast.from_run('outputs/vectorfind_v6')
     she = cast.character(0)                       # characters/character_00.npz of the run
     face = she.render(eyes=1.2, mouth=0.0, pose=-0.5)          # [H, W, 3] uint8, CNN-calibrated
-    faces, measured = she.render_many([[1.2, 0, -0.5], [0, 1, 0]])
-    frames = she.frames(targets)                   # per-frame path: no CNN, no Jacobian
+    faces, scores, unknowns = she.render_many([[1.2, 0, -0.5], [0, 1, 0]])
+    frames = she.frames(targets)                   # the per-frame path: one synthesis a frame
 
 Values are asked in the units of the score table, the CNN's z-scores (`Cast.percentiles` gives
-the world's). What is cached per character, once (`Character.build`, seconds):
+the world's). A face is moved by seven numbers: a weight along each of her three directions
+(eyes, mouth, pose) and an amount of each of four corrections, which move the scores nobody
+steers (hair colour and length, background mean and texture) back where her own face has them.
+What is cached per character, once (`build`, seconds on the CPU):
 
-* `basis` [3, dim]: the run's eyes, mouth and pose directions held to this code over `span`, the
-  weight range she is steered in (the run's local hold, `vectorfind.local_hold`), or the fitted
-  directions for a run without it;
-* `curves` [3, K, 7]: the CNN's seven scores along each held direction alone, at the `K` weights
-  of `sweep`. Summed (each curve's change from the unedited face added), they predict the scores
-  of any mix of the three edits; read backwards, they turn requested values into weights;
-* `reach` [3, 2]: per property, the lowest and highest value her face takes along its own
-  direction while the scores nobody steers (hair, background) stay within `HOLD` spreads of her
-  own, and the own score keeps rising.
+* `basis` [3, dim]: the run's fitted directions, each turned by `TURN` toward the steepest rise
+  of its own score at her face and cleared of the unsteered scores' gradients there (the run's
+  own local hold clears all six other scores; here the solve sets the steered three itself);
+* `corrections` [4, dim]: the unsteered scores' gradients cleared of the steered ones', and
+  `response` [7, 4], every score's change per unit of each;
+* `curves` [3, K, 7]: the CNN's seven scores along each direction alone, at the `K` weights of
+  `sweep`; `reach` [3, 2]: per property the lowest and highest value along its own direction
+  while its curve rises and the unsteered scores drift less than `CORRECTABLE` spreads;
+* `lattice` [L, L, L, 7]: the seven numbers that meet every node of an L x L x L grid of
+  requested values spanning her reach, solved with the CNN (below).
 
-`render`/`render_many` start from that prediction and correct it with the CNN's reading of the
-faces themselves (Newton steps with the curves' slopes), until every requested value is met
-within `TOLERANCE` spreads or `STEPS` corrections are spent. A value outside her reach is an
-error there: it is not a face she can make. `frames` clamps to the reach instead (an animation
-should not stop for one frame) and takes the prediction as it is: a frame costs one synthesis.
+A solve (`render_many`) starts from the lattice's interpolation and corrects all seven numbers
+with the CNN's reading of the faces (Broyden's method: the Jacobian guessed from the curves and
+`response`, then updated from each step's observed change) until the steered scores are met
+within `TOLERANCE` spreads and the unsteered ones held within `TOLERANCE`, or `STEPS` are spent;
+it keeps each face's best step. A value further outside her reach than `TOLERANCE` is an error
+there: it is not a face she can make. `frames` clamps to the reach instead (an animation should
+not stop for one frame) and takes the lattice's interpolation as it is: no CNN, no Jacobian.
 """
 import os
 from dataclasses import dataclass, fields
@@ -36,16 +42,27 @@ from scores.properties import CORE_COLUMNS, CORE_PROPERTIES, PROPERTY_NAMES
 from vectorfind.latents import inference_precision, mapped
 from vectorfind.local_hold import score_jacobian
 
-SPAN = 6.0          # weights -SPAN..SPAN along each held direction
+SPAN = 6.0          # weights -SPAN..SPAN along each direction
 SWEEP_POINTS = 17   # odd, so that weight 0 (her own face) is one of them
-TURN = 2.0          # how far each direction turns toward its own score's rise before the hold
-CORRECTABLE = 1.0   # spreads of unsteered drift the corrections may take back inside her reach
-TOLERANCE = 0.1     # spreads within which a solved value counts as met
-STEPS = 4           # CNN-read corrections at most
-FLATTEST = 0.05     # z-score per unit weight: the least slope a correction step divides by
-# The scores nobody steers: the solve sets the steered three itself and holds these.
+TURN = 2.0          # how far each direction turns toward its own score's rise
+CORRECTABLE = 1.0   # spreads of unsteered drift along one direction that her reach allows
+TOLERANCE = 0.1     # spreads within which a solved steered value counts as met
+HOLD_TOLERANCE = 0.2  # spreads within which a solve holds the unsteered scores
+STEPS = 8           # CNN-read steps of a solve at most
+DAMPING = 1.0       # Levenberg-Marquardt's first damping
+LARGEST_STEP = 1.5  # the largest change of any unknown in one step
+# The largest weight a solve takes: a mix of edits may need more of one than its reach alone.
+FURTHEST = 2 * SPAN
+LATTICE = 3         # nodes per property of the cached grid of solved values
+PROBE = 0.3         # the move along each unknown that measures a solve's first Jacobian
+# The scores nobody steers: the solve sets the steered three and holds these.
 UNSTEERED = tuple(name for name in PROPERTY_NAMES if name not in CORE_PROPERTIES)
 UNSTEERED_COLUMNS = [PROPERTY_NAMES.index(name) for name in UNSTEERED]
+STEERED = len(CORE_PROPERTIES)
+UNKNOWNS = STEERED + len(UNSTEERED)  # three weights, four correction amounts
+# The seven scores in the order of a solve's residual: steered, then unsteered.
+RESIDUAL_COLUMNS = list(CORE_COLUMNS) + UNSTEERED_COLUMNS
+ALLOWED = np.array([TOLERANCE] * STEERED + [HOLD_TOLERANCE] * len(UNSTEERED))
 
 
 @dataclass
@@ -56,11 +73,12 @@ class CharacterFile:
     group: str
     case: int                # the run's test case she was picked from (-1: not a tested code)
     basis: np.ndarray        # [3, dim]: eyes, mouth, pose
-    corrections: np.ndarray  # [4, dim]: moves of the unsteered scores that leave the steered still
-    response: np.ndarray     # [4, 4]: unsteered scores' change per unit of each correction
+    corrections: np.ndarray  # [4, dim]
+    response: np.ndarray     # [7, 4]: every score's change per unit of each correction
     sweep: np.ndarray        # [K] weights
     curves: np.ndarray       # [3, K, 7] CNN scores along each direction alone
     reach: np.ndarray        # [3, 2] z-scores
+    lattice: np.ndarray      # [L, L, L, 7] solved weights and amounts at the grid over `reach`
 
     def save(self, path):
         with atomic_write(path) as tmp, open(tmp, 'wb') as file:
@@ -98,8 +116,7 @@ def rising_envelope(own, centre):
     maximum, and a rise of a millionth per step where it is flat, so that it reads backwards."""
     left = np.minimum.accumulate(own[:centre + 1][::-1])[::-1]
     right = np.maximum.accumulate(own[centre:])
-    envelope = np.concatenate([left[:-1], right])
-    return envelope + 1e-6 * np.arange(len(own))
+    return np.concatenate([left[:-1], right]) + 1e-6 * np.arange(len(own))
 
 
 def without(rows, vectors):
@@ -112,11 +129,18 @@ def shift_jacobian(editor, cnn, code, basis):
     backward pass, a probe per score."""
     probe = torch.zeros(len(PROPERTY_NAMES), basis.shape[1], device=editor.device, requires_grad=True)
     with torch.enable_grad():
-        images = editor.images(editor.edited(code, np.zeros((len(PROPERTY_NAMES), len(CORE_PROPERTIES))),
-                                             basis, probe))
+        images = editor.images(editor.edited(code, np.zeros((len(PROPERTY_NAMES), STEERED)), basis, probe))
         probed = sum(cnn.score(images[j:j + 1], [name]).float().sum() for j, name in enumerate(PROPERTY_NAMES))
         gradient, = torch.autograd.grad(probed, probe)
     return gradient.double().cpu().numpy()
+
+
+def lattice_weights(values, nodes):
+    """(lower node index [N], fraction [N]) of `values` [N] on evenly spaced `nodes` [L]."""
+    width = nodes[-1] - nodes[0]
+    position = np.zeros_like(values) if width <= 0 else (values - nodes[0]) / width * (len(nodes) - 1)
+    lower = np.clip(np.floor(position).astype(int), 0, len(nodes) - 2)
+    return lower, np.clip(position - lower, 0.0, 1.0)
 
 
 class Character:
@@ -140,41 +164,18 @@ class Character:
         """{property: (lowest, highest)} value (z-scores) she can take while the rest holds."""
         return {prop: tuple(float(v) for v in self.stored.reach[k]) for k, prop in enumerate(CORE_PROPERTIES)}
 
-    def predict(self, weights):
-        """Scores [N, 7] the cached curves predict for weights [N, 3] before any correction: each
-        edit's change of every score from her unedited face, added."""
-        weights = np.asarray(weights, dtype=np.float64)
-        sweep, curves = self.stored.sweep, self.stored.curves
-        change = -(len(CORE_PROPERTIES) - 1) * self.neutral[None, :].repeat(len(weights), 0)
-        for k in range(len(CORE_PROPERTIES)):
-            change += np.stack([np.interp(weights[:, k], sweep, curves[k][:, j])
-                                for j in range(len(PROPERTY_NAMES))], 1)
-        return change
-
-    def weights_for(self, targets, passes=6):
-        """Weights [N, 3] whose predicted eyes, mouth and pose are `targets` [N, 3] (clamped to her
-        reach): each property's own curve read backwards, the others' predicted pull on it
-        subtracted, a few passes round."""
-        targets = self.clamped(targets)
-        weights = np.zeros_like(targets)
-        for _ in range(passes):
-            for k, column in enumerate(CORE_COLUMNS):
-                pull = self.predict(weights)[:, column] - self._own(k, weights[:, k])
-                weights[:, k] = self._inverse(k, targets[:, k] - pull)
-        return weights
-
-    def corrections_for(self, unsteered_change):
-        """Correction amounts [N, 4] that take back a change [N, 4] of the unsteered scores."""
-        return -np.linalg.lstsq(self.stored.response, np.asarray(unsteered_change).T, rcond=None)[0].T
+    def nodes(self):
+        """[3, L]: the requested values of the lattice's nodes, per property over her reach."""
+        return np.stack([np.linspace(low, high, LATTICE) for low, high in self.stored.reach])
 
     def clamped(self, targets):
-        targets = np.asarray(targets, dtype=np.float64).reshape(-1, len(CORE_PROPERTIES))
+        targets = np.asarray(targets, dtype=np.float64).reshape(-1, STEERED)
         return np.clip(targets, self.stored.reach[:, 0], self.stored.reach[:, 1])
 
     def outside_reach(self, targets):
         """Messages for the requested values [N, 3] further outside her reach than TOLERANCE
         spreads (empty: none); values nearer are taken to its end."""
-        targets = np.asarray(targets, dtype=np.float64).reshape(-1, len(CORE_PROPERTIES))
+        targets = np.asarray(targets, dtype=np.float64).reshape(-1, STEERED)
         margin = TOLERANCE * self.cast.spread[CORE_COLUMNS]
         problems = []
         for k, prop in enumerate(CORE_PROPERTIES):
@@ -184,65 +185,107 @@ class Character:
                 problems.append(f'{prop} {bad[0]:g} is outside this character\'s reach [{low:.2f}, {high:.2f}]')
         return problems
 
+    def unknowns_for(self, targets):
+        """Weights and amounts [N, 7] for requested values [N, 3] (clamped to her reach): the
+        lattice's solved values, interpolated linearly along each property."""
+        targets, nodes = self.clamped(targets), self.nodes()
+        found = [lattice_weights(targets[:, k], nodes[k]) for k in range(STEERED)]
+        unknowns = np.zeros((len(targets), UNKNOWNS))
+        for corner in np.ndindex(*(2,) * STEERED):
+            index = tuple(lower + side for (lower, _), side in zip(found, corner))
+            share = np.prod([fraction if side else 1 - fraction for (_, fraction), side in zip(found, corner)], axis=0)
+            unknowns += share[:, None] * self.stored.lattice[index]
+        return unknowns
+
     def frames(self, targets, batch_size=16):
         """Faces [N, H, W, 3] uint8 for requested values [N, 3], clamped to her reach, from the
-        cached curves alone: one synthesis per frame."""
-        weights = self.weights_for(targets)
-        predicted = self.predict(weights)[:, UNSTEERED_COLUMNS] - self.neutral[UNSTEERED_COLUMNS]
-        return self.cast.scored(self, weights, self.corrections_for(predicted), batch_size, score=False)[0]
+        cached lattice alone: one synthesis per frame."""
+        return self.cast.scored(self, self.unknowns_for(targets), batch_size, score=False)[0]
 
     def render_many(self, targets, batch_size=16):
-        """(faces [N, H, W, 3] uint8, CNN scores [N, 7], weights [N, 3], corrections [N, 4]) for
-        requested values [N, 3] inside her reach, corrected by the CNN's reading of the faces
-        until met within TOLERANCE spreads (or after STEPS corrections)."""
-        targets = np.asarray(targets, dtype=np.float64).reshape(-1, len(CORE_PROPERTIES))
+        """(faces [N, H, W, 3] uint8, CNN scores [N, 7], weights and amounts [N, 7]) for requested
+        values [N, 3] inside her reach, solved with the CNN (module docstring)."""
+        targets = np.asarray(targets, dtype=np.float64).reshape(-1, STEERED)
         problems = self.outside_reach(targets)
         if problems:
             raise ValueError('; '.join(problems))
-        targets = self.clamped(targets)
-        weights = self.weights_for(targets)
-        amounts = self.corrections_for(self.predict(weights)[:, UNSTEERED_COLUMNS] - self.neutral[UNSTEERED_COLUMNS])
-        spread = self.cast.spread[CORE_COLUMNS]
-        for step in range(STEPS + 1):
-            faces, scores = self.cast.scored(self, weights, amounts, batch_size)
-            miss = targets - scores[:, CORE_COLUMNS]
-            if step == STEPS or np.all(np.abs(miss) <= TOLERANCE * spread):
-                return faces, scores, weights, amounts
-            for k in range(len(CORE_PROPERTIES)):
-                first, last = self.spans[k]
-                weights[:, k] = np.clip(weights[:, k] + miss[:, k] / self._slope(k, weights[:, k]),
-                                        self.stored.sweep[first], self.stored.sweep[last])
-            amounts += self.corrections_for(scores[:, UNSTEERED_COLUMNS] - self.neutral[UNSTEERED_COLUMNS])
+        return self.solve(self.clamped(targets), self.unknowns_for(targets), batch_size)
 
     def render(self, eyes=0.0, mouth=0.0, pose=0.0):
         """Her face [H, W, 3] uint8 at these values (z-scores), as the CNN reads them."""
         return self.render_many([[eyes, mouth, pose]], batch_size=1)[0][0]
 
-    def shifts(self, amounts):
-        """Moves [N, dim] of correction amounts [N, 4]."""
-        return np.asarray(amounts, dtype=np.float64) @ self.stored.corrections
+    def shifts(self, unknowns):
+        """Moves [N, dim] of the correction amounts in `unknowns` [N, 7]."""
+        return np.asarray(unknowns, dtype=np.float64)[:, STEERED:] @ self.stored.corrections
 
-    def _own(self, k, weights):
-        return np.interp(weights, self.stored.sweep, self.stored.curves[k][:, CORE_COLUMNS[k]])
+    def predict(self, weights):
+        """Scores [N, 7] the curves predict for weights [N, 3] without corrections: each edit's
+        change of every score from her unedited face, added."""
+        weights = np.asarray(weights, dtype=np.float64)
+        sweep, curves = self.stored.sweep, self.stored.curves
+        total = -(STEERED - 1) * np.repeat(self.neutral[None], len(weights), axis=0)
+        for k in range(STEERED):
+            total += np.stack([np.interp(weights[:, k], sweep, curves[k][:, j]) for j in range(len(PROPERTY_NAMES))], 1)
+        return total
 
-    def _inverse(self, k, values):
-        first, last = self.spans[k]
-        return np.interp(values, self.own_curves[k], self.stored.sweep[first:last + 1])
+    def measured_jacobian(self, targets, unknowns, residual, batch_size):
+        """[N, 7, 7]: d residual / d unknowns at `unknowns` [N, 7], measured: each face moved by
+        PROBE along each unknown in turn and read by the CNN."""
+        n = len(unknowns)
+        probes = unknowns[:, None, :] + PROBE * np.eye(UNKNOWNS)[None]
+        scores = self.cast.scored(self, probes.reshape(-1, UNKNOWNS), batch_size)[1]
+        moved = self.residual(np.repeat(targets, UNKNOWNS, axis=0), scores).reshape(n, UNKNOWNS, UNKNOWNS)
+        return (moved - residual[:, None, :]).transpose(0, 2, 1) / PROBE
 
-    def _slope(self, k, weights):
-        """d own score / d weight of property k's rising curve at `weights`, over the segment each
-        lies in."""
-        first, last = self.spans[k]
-        sweep, own = self.stored.sweep[first:last + 1], self.own_curves[k]
-        if len(sweep) < 2:
-            return np.full_like(weights, np.inf)  # no room to move: stay
-        segment = np.clip(np.searchsorted(sweep, weights) - 1, 0, len(sweep) - 2)
-        # a flat stretch would send a step to the end of the span: no slope below FLATTEST
-        return np.maximum((own[segment + 1] - own[segment]) / (sweep[segment + 1] - sweep[segment]), FLATTEST)
+    def residual(self, targets, scores):
+        """[N, 7] in tolerances: the steered scores' distance from the requested values in
+        TOLERANCE spreads, the unsteered scores' distance from hers in HOLD_TOLERANCE spreads."""
+        goal = np.concatenate([targets, np.repeat(self.neutral[None, UNSTEERED_COLUMNS], len(targets), 0)], 1)
+        return (scores[:, RESIDUAL_COLUMNS] - goal) / (self.cast.spread[RESIDUAL_COLUMNS] * ALLOWED)
+
+    def solve(self, targets, unknowns, batch_size=16):
+        """Levenberg-Marquardt from `unknowns` [N, 7] toward requested values [N, 3], its Jacobian
+        measured once and then updated from each step's observed change (Broyden); a step that
+        does not bring a face nearer is refused and the next one made shorter (module docstring)
+        -> (faces, scores [N, 7], unknowns [N, 7]) of each face's best step."""
+        unknowns = np.array(unknowns, dtype=np.float64)
+        faces, scores = self.cast.scored(self, unknowns, batch_size)
+        residual = self.residual(targets, scores)
+        jacobian = self.measured_jacobian(targets, unknowns, residual, batch_size)
+        damping = np.full(len(unknowns), DAMPING)
+        for _ in range(STEPS):
+            if np.all(np.abs(residual).max(axis=1) <= 1):
+                break
+            normal = np.einsum('nki,nkj->nij', jacobian, jacobian)
+            scaled = normal + damping[:, None, None] * (np.eye(UNKNOWNS) * np.diagonal(normal, axis1=1, axis2=2)[:, None, :]
+                                                        + 1e-9 * np.eye(UNKNOWNS))
+            move = -np.linalg.solve(scaled, np.einsum('nki,nk->ni', jacobian, residual)[..., None])[..., 0]
+            move *= np.minimum(1.0, LARGEST_STEP / np.abs(move).max(axis=1, initial=1e-12))[:, None]
+            moved = unknowns + move
+            moved[:, :STEERED] = np.clip(moved[:, :STEERED], -FURTHEST, FURTHEST)
+            move = moved - unknowns
+            moved_faces, moved_scores = self.cast.scored(self, moved, batch_size)
+            now = self.residual(targets, moved_scores)
+            change = now - residual - np.einsum('nij,nj->ni', jacobian, move)
+            length = np.maximum(np.einsum('ni,ni->n', move, move), 1e-12)
+            jacobian += change[:, :, None] * move[:, None, :] / length[:, None, None]
+            better = (now ** 2).sum(axis=1) < (residual ** 2).sum(axis=1)
+            damping = np.where(better, damping / 3, damping * 4)
+            faces[better], scores[better] = moved_faces[better], moved_scores[better]
+            unknowns[better], residual[better] = moved[better], now[better]
+        return faces, scores, unknowns
+
+    def separate_weights(self, targets):
+        """Weights [N, 3]: each property's own curve read backwards at `targets` [N, 3], as if
+        the three edits did not touch each other's scores (a solve's first guess)."""
+        targets = self.clamped(targets)
+        return np.stack([np.interp(targets[:, k], own, self.stored.sweep[first:last + 1])
+                         for k, (own, (first, last)) in enumerate(zip(self.own_curves, self.spans))], 1)
 
 
 def held_basis(editor, cnn, code, fitted):
-    """(basis [3, dim], corrections [4, dim], response [4, 4]) of `code` at its unedited face:
+    """(basis [3, dim], corrections [4, dim], response [7, 4]) of `code` at its unedited face:
     each fitted direction turned by TURN toward its own score's rise and cleared of the
     unsteered scores' gradients; the corrections, those gradients cleared of the steered ones'."""
     basis = []
@@ -255,27 +298,30 @@ def held_basis(editor, cnn, code, fitted):
     shift = shift_jacobian(editor, cnn, code, basis)
     corrections = without(shift[CORE_COLUMNS], shift[UNSTEERED_COLUMNS])
     corrections /= np.linalg.norm(corrections, axis=1, keepdims=True)
-    return basis, corrections.astype(np.float32), shift[UNSTEERED_COLUMNS] @ corrections.T
+    return basis, corrections.astype(np.float32), shift @ corrections.T
 
 
-def build(cast, code, case=-1, group=None):
-    """A character of `code` [code_dim]: her held basis, corrections, curves and reach."""
+def build(cast, code, case=-1, group=None, batch_size=16):
+    """A character of `code` [code_dim] (module docstring): her directions and corrections, her
+    curves along each direction, her reach, and the lattice of solved values over it."""
     steering, code = cast.steering, np.asarray(code, dtype=np.float32)
     group = steering.group_of(code) if group is None else group
-    fitted = np.stack([steering.directions[prop, group] for prop in CORE_PROPERTIES]).astype(np.float64)
+    fitted = np.stack([steering.directions[prop, group] for prop in CORE_PROPERTIES]).astype(np.float32)
     sweep = np.linspace(-SPAN, SPAN, SWEEP_POINTS)
     with inference_precision(cast.device, cast.precision):
         basis, corrections, response = held_basis(cast.editor, cast.cnn, code, fitted)
         with torch.inference_mode():
             w = mapped(steering.generator, code[None], cast.device)[0].float().cpu().numpy()
     stored = CharacterFile(code, w, group, case, basis, corrections, response, sweep,
-                           np.zeros((len(CORE_PROPERTIES), len(sweep), len(PROPERTY_NAMES))),
-                           np.zeros((len(CORE_PROPERTIES), 2)))
-    character = Character(stored, cast)
-    for k in range(len(CORE_PROPERTIES)):
-        weights = np.zeros((len(sweep), len(CORE_PROPERTIES)))
-        weights[:, k] = sweep
-        stored.curves[k] = cast.scored(character, weights, np.zeros((len(sweep), len(UNSTEERED))), len(sweep))[1]
+                           curves=np.zeros((STEERED, len(sweep), len(PROPERTY_NAMES))),
+                           reach=np.zeros((STEERED, 2)), lattice=np.zeros((LATTICE,) * STEERED + (UNKNOWNS,)))
+    for k in range(STEERED):
+        unknowns = np.zeros((len(sweep), UNKNOWNS))
+        unknowns[:, k] = sweep
+        stored.curves[k] = cast.scored(Character(stored, cast), unknowns, batch_size)[1]
     character = Character(stored, cast)
     stored.reach = np.array([[own[0], own[-1]] for own in character.own_curves])
+    targets = np.stack(np.meshgrid(*character.nodes(), indexing='ij'), -1).reshape(-1, STEERED)
+    start = np.concatenate([character.separate_weights(targets), np.zeros((len(targets), len(UNSTEERED)))], 1)
+    stored.lattice = character.solve(targets, start, batch_size)[2].reshape(stored.lattice.shape)
     return character
