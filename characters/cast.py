@@ -138,8 +138,8 @@ def pick(cast, n, count):
     docstring) -> the characters.csv table."""
     out_dir = cast.out_dir
     results, codes = read_tested_codes(out_dir, cast.steering.code_dim)
-    if len(codes) < n:
-        raise ValueError(f'{out_dir}: its test holds {len(codes)} codes; --n {n} asks for more')
+    if not len(codes):
+        raise ValueError(f'{out_dir}: its test holds no codes to pick from')
     folder, drift = os.path.join(out_dir, FOLDER), judged_drift(out_dir)
     rows, built = [], {}
     for case in tqdm(range(min(count, len(codes))), desc='building characters', unit='character'):
@@ -190,7 +190,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('run', help='a finished VectorFind-v6 run folder (outputs/vectorfind_v6 by default)')
-    parser.add_argument('--n', type=int, default=4, help='characters to keep')
+    parser.add_argument('--n', type=int, default=4, help='characters to keep (fewer where fewer are built)')
     parser.add_argument('--candidates', type=int, default=12, help='tested codes to build and rank')
     parser.add_argument('--device', default='cpu')
     add_debug_flag(parser)

@@ -186,15 +186,19 @@ class Character:
         return problems
 
     def unknowns_for(self, targets):
-        """Weights and amounts [N, 7] for requested values [N, 3] (clamped to her reach): the
-        lattice's solved values, interpolated linearly along each property."""
+        """Weights and amounts [N, 7] for requested values [N, 3] (clamped to her reach): each
+        property's own curve read backwards (`separate`), plus what the lattice's solves added
+        to that at its nodes, interpolated linearly along each property. The curves carry each
+        edit's own bend, the lattice how the edits and corrections meet."""
         targets, nodes = self.clamped(targets), self.nodes()
+        grid = np.stack(np.meshgrid(*nodes, indexing='ij'), -1).reshape(-1, STEERED)
+        added = (self.stored.lattice.reshape(-1, UNKNOWNS) - self.separate(grid)).reshape(self.stored.lattice.shape)
         found = [lattice_weights(targets[:, k], nodes[k]) for k in range(STEERED)]
-        unknowns = np.zeros((len(targets), UNKNOWNS))
+        unknowns = self.separate(targets)
         for corner in np.ndindex(*(2,) * STEERED):
             index = tuple(lower + side for (lower, _), side in zip(found, corner))
             share = np.prod([fraction if side else 1 - fraction for (_, fraction), side in zip(found, corner)], axis=0)
-            unknowns += share[:, None] * self.stored.lattice[index]
+            unknowns += share[:, None] * added[index]
         return unknowns
 
     def frames(self, targets, batch_size=16):
@@ -244,15 +248,17 @@ class Character:
         goal = np.concatenate([targets, np.repeat(self.neutral[None, UNSTEERED_COLUMNS], len(targets), 0)], 1)
         return (scores[:, RESIDUAL_COLUMNS] - goal) / (self.cast.spread[RESIDUAL_COLUMNS] * ALLOWED)
 
-    def solve(self, targets, unknowns, batch_size=16):
+    def solve(self, targets, unknowns, batch_size=16, jacobian=None):
         """Levenberg-Marquardt from `unknowns` [N, 7] toward requested values [N, 3], its Jacobian
-        measured once and then updated from each step's observed change (Broyden); a step that
-        does not bring a face nearer is refused and the next one made shorter (module docstring)
-        -> (faces, scores [N, 7], unknowns [N, 7]) of each face's best step."""
+        measured at each start (or `jacobian` [7, 7] for every face) and then updated from each
+        step's observed change (Broyden); a step that does not bring a face nearer is refused
+        and the next one made shorter (module docstring) -> (faces, scores [N, 7], unknowns
+        [N, 7]) of each face's best step."""
         unknowns = np.array(unknowns, dtype=np.float64)
         faces, scores = self.cast.scored(self, unknowns, batch_size)
         residual = self.residual(targets, scores)
-        jacobian = self.measured_jacobian(targets, unknowns, residual, batch_size)
+        jacobian = (self.measured_jacobian(targets, unknowns, residual, batch_size) if jacobian is None
+                    else np.repeat(np.asarray(jacobian)[None], len(unknowns), axis=0))
         damping = np.full(len(unknowns), DAMPING)
         for _ in range(STEPS):
             if np.all(np.abs(residual).max(axis=1) <= 1):
@@ -276,12 +282,13 @@ class Character:
             unknowns[better], residual[better] = moved[better], now[better]
         return faces, scores, unknowns
 
-    def separate_weights(self, targets):
-        """Weights [N, 3]: each property's own curve read backwards at `targets` [N, 3], as if
-        the three edits did not touch each other's scores (a solve's first guess)."""
+    def separate(self, targets):
+        """Unknowns [N, 7]: each property's own curve read backwards at `targets` [N, 3], as if
+        the three edits did not touch each other's scores, and no corrections."""
         targets = self.clamped(targets)
-        return np.stack([np.interp(targets[:, k], own, self.stored.sweep[first:last + 1])
-                         for k, (own, (first, last)) in enumerate(zip(self.own_curves, self.spans))], 1)
+        weights = [np.interp(targets[:, k], own, self.stored.sweep[first:last + 1])
+                   for k, (own, (first, last)) in enumerate(zip(self.own_curves, self.spans))]
+        return np.concatenate([np.stack(weights, 1), np.zeros((len(targets), len(UNSTEERED)))], 1)
 
 
 def held_basis(editor, cnn, code, fitted):
@@ -322,6 +329,9 @@ def build(cast, code, case=-1, group=None, batch_size=16):
     character = Character(stored, cast)
     stored.reach = np.array([[own[0], own[-1]] for own in character.own_curves])
     targets = np.stack(np.meshgrid(*character.nodes(), indexing='ij'), -1).reshape(-1, STEERED)
-    start = np.concatenate([character.separate_weights(targets), np.zeros((len(targets), len(UNSTEERED)))], 1)
-    stored.lattice = character.solve(targets, start, batch_size)[2].reshape(stored.lattice.shape)
+    # one Jacobian, measured at her own face, starts every node's solve: seven faces, not 189
+    own_face = character.neutral[None, CORE_COLUMNS]
+    at_rest = character.residual(own_face, character.neutral[None])
+    jacobian = character.measured_jacobian(own_face, np.zeros((1, UNKNOWNS)), at_rest, batch_size)[0]
+    stored.lattice = character.solve(targets, character.separate(targets), batch_size, jacobian)[2].reshape(stored.lattice.shape)
     return character

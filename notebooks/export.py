@@ -24,6 +24,7 @@ from common.paths import REPO, in_repo
 NOTEBOOKS = {
     'inspect_vectorfind': ('VECTORFIND_RUN', in_repo('outputs', 'vectorfind_v6')),
     'inspect_finetune_v5': ('FINETUNE_RUN', in_repo('outputs', 'finetune_v5', 'improved')),
+    'characters': ('CHARACTERS_RUN', in_repo('outputs', 'vectorfind_v6')),
 }
 
 

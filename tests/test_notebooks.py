@@ -52,3 +52,13 @@ def test_finetune_notebook_runs(tiny_finetune_run):
     notebook = execute('inspect_finetune_v5', tiny_finetune_run, timeout=SECONDS)
     assert time.time() - started < SECONDS
     assert figures(notebook) >= 3  # curves, the sample grid, faces
+
+
+def test_characters_notebook_runs(tiny_vectorfind_runs, tmp_path):
+    """On a copy of the tiny run in w: it picks two characters itself, then asks and animates."""
+    run_dir = shutil.copytree(tiny_vectorfind_runs['w'], tmp_path / 'run', ignore=shutil.ignore_patterns('samples'))
+    started = time.time()
+    notebook = execute('characters', run_dir, timeout=SECONDS)
+    assert time.time() - started < SECONDS
+    assert (run_dir / 'characters' / 'character_00.npz').exists()
+    assert figures(notebook) >= 4  # contact sheet, reach, requested faces, timeline, frames sheet
