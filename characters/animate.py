@@ -9,7 +9,7 @@ frame). Writes `--out` (.gif with Pillow; .mp4 with imageio and its bundled ffmp
 `pip install imageio imageio-ffmpeg`) and beside it, under the same name:
 
 * _frames.csv: per frame, the requested value of each property, the value used (clamped to her
-  reach) and the CNN's reading of the frame;
+  reach), the CNN's reading of the frame, whether it lies in a blink, and its pixel change;
 * _sheet.png: every `--every`-th frame;
 * _config.json: the command's settings and the timeline it played.
 """
@@ -32,6 +32,7 @@ from property_score_cnn import score_images
 from scores.properties import CORE_COLUMNS, CORE_PROPERTIES
 
 FORMATS = ('.gif', '.mp4')
+NEIGHBOURS = 7  # frames around a change that tell a flicker from motion
 
 
 def render_frames(character, values, batch_size, progress=True):
@@ -42,13 +43,42 @@ def render_frames(character, values, batch_size, progress=True):
 
 
 def frame_table(character, timeline, values, frames):
-    """Per frame: time, requested, used (clamped) and CNN-read value of each property."""
+    """Per frame: time, requested, used (clamped) and CNN-read value of each property, whether
+    it lies in a blink, and its mean absolute pixel change from the frame before."""
     used = character.clamped(values)
     read = score_images(character.cast.cnn, frames, device=character.cast.device)[:, CORE_COLUMNS]
     table = pd.DataFrame({'frame': np.arange(len(values)), 'time': timeline.times()})
     for k, prop in enumerate(CORE_PROPERTIES):
         table[f'{prop}_requested'], table[f'{prop}_used'], table[f'{prop}_read'] = values[:, k], used[:, k], read[:, k]
+    table['blinking'] = timeline.blinking()
+    table['pixel_change'] = np.r_[0.0, np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))]
     return table
+
+
+def smoothness(timeline, table, spread, window=NEIGHBOURS):
+    """{'flicker': the largest frame-to-frame pixel change over the median of all of them,
+    'local flicker': the largest over the median of the `window` changes around it (a flicker is
+    a change unlike its neighbours'; a timeline at rest between pulses makes the plain median
+    small), both with blinks left out (a blink is meant to be quick), and 'reversal': the largest
+    fall, in spreads, of a pulse's property as the CNN reads it along the pulse's ease-in,
+    against the way it is asked to go}."""
+    blinking = table.blinking.to_numpy()
+    steady = ~(blinking | np.r_[False, blinking[:-1]])
+    steady[0] = False  # the first frame has no change
+    changes = table.pixel_change.to_numpy()
+    kept = changes[steady]
+    around = np.array([np.median(changes[max(1, i - window // 2):i + window // 2 + 1]) for i in np.flatnonzero(steady)])
+    reversal = 0.0
+    for (prop, first, last), pulse in zip(timeline.pulse_spans(), timeline.pulses):
+        read = table[f'{prop}_read'].to_numpy()[first:last + 1]
+        read = read if pulse.to >= timeline.base[CORE_PROPERTIES.index(prop)] else -read
+        if len(read) > 1:
+            reversal = max(reversal, float(np.max(np.maximum.accumulate(read) - read))
+                           / spread[CORE_COLUMNS[CORE_PROPERTIES.index(prop)]])
+    if not len(kept):
+        return {'flicker': 0.0, 'local flicker': 0.0, 'reversal': reversal}
+    return {'flicker': float(kept.max() / max(np.median(kept), 1e-6)),
+            'local flicker': float(np.max(kept / np.maximum(around, 1e-6))), 'reversal': reversal}
 
 
 def write_video(frames, fps, path):
@@ -98,11 +128,16 @@ def main(argv=None):
         character = Cast.from_run(args.run, args.device).character(args.character)
         values = timeline.values()
         frames = render_frames(character, values, args.batch_size)
-        write_csv(companion(args.out, '_frames.csv'), frame_table(character, timeline, values, frames).round(4))
+        table = frame_table(character, timeline, values, frames)
+        write_csv(companion(args.out, '_frames.csv'), table.round(4))
         save_png(contact_sheet(frames[::args.every], columns=10), companion(args.out, '_sheet.png'))
         write_json(companion(args.out, '_config.json'), {**vars(args), 'timeline': timeline.to_dict()})
         write_video(frames, timeline.fps, args.out)
-        print(f'{len(frames)} frames written to {args.out}')
+        smooth = smoothness(timeline, table, character.cast.spread)
+        print(f'{len(frames)} frames written to {args.out}. Outside blinks, the largest frame-to-frame change is'
+              f' {smooth["flicker"]:.1f} times the median of all, {smooth["local flicker"]:.1f} times the median of'
+              f' the {NEIGHBOURS} around it; the largest fall of a pulse along its ease-in is'
+              f' {smooth["reversal"]:.2f} spreads')
     return run_command(work, argv)
 
 

@@ -181,6 +181,12 @@ class Timeline:
             values[:, eyes] += weight * (self.blinks.value - values[:, eyes])
         return values
 
+    def blinking(self):
+        """[frames] bool: the frames inside a blink."""
+        if self.blinks is None:
+            return np.zeros(self.frames, dtype=bool)
+        return self.blinks.weights(self.frames, self.fps, self.seed) > 0
+
     def pulse_spans(self):
         """(property, first_frame, last_frame) of each pulse's ease-in: the frames whose times lie
         in [start, start + ease_in], within the timeline; first > last where none does."""

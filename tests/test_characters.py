@@ -175,3 +175,36 @@ def test_a_run_without_characters_fails_in_one_line(tiny_vectorfind_runs, tmp_pa
         animate.main([str(tiny_vectorfind_runs['grouped']), '--timeline', str(timeline),
                       '--out', str(tmp_path / 'talk.gif')])
     assert 'has no characters' in str(exit.value.code) and not (tmp_path / 'talk.gif').exists()
+
+
+def test_smoothness_finds_a_flicker_and_a_reversal():
+    timeline = Timeline.from_dict({'fps': 10, 'seconds': 2.0, 'base': {'mouth': 0.0},
+                                   'pulses': [{'property': 'mouth', 'start': 0.0, 'to': 1.0, 'ease_in': 1.0,
+                                               'hold': 0.0, 'ease_out': 1.0}]})
+    read = np.r_[np.linspace(0, 1, 11), np.linspace(0.9, 0, 9)]
+    change = np.r_[0.0, np.full(19, 1.0)]
+    table = pd.DataFrame({'mouth_read': read, 'pixel_change': change, 'blinking': np.zeros(20, bool)})
+    smooth = animate.smoothness(timeline, table, np.ones(7))
+    assert smooth == {'flicker': 1.0, 'local flicker': 1.0, 'reversal': 0.0}
+    read[5], change[12] = 0.2, 5.0  # a fall of 0.2 along the ease-in, one frame jumping
+    smooth = animate.smoothness(timeline, table.assign(mouth_read=read, pixel_change=change), np.ones(7))
+    assert smooth['reversal'] == pytest.approx(0.2) and smooth['local flicker'] == pytest.approx(5.0)
+    blinking = np.zeros(20, bool)
+    blinking[12] = True  # a blink's quick change is not a flicker
+    assert animate.smoothness(timeline, table.assign(pixel_change=change, blinking=blinking), np.ones(7))['flicker'] == 1.0
+
+
+def test_an_mp4_where_imageio_is_installed(run_with_characters, tmp_path):
+    pytest.importorskip('imageio_ffmpeg')
+    out = tmp_path / 'talk.mp4'
+    animate.main([str(run_with_characters), '--timeline', str(write_timeline(tmp_path / 'talk.json')), '--out', str(out)])
+    assert out.stat().st_size > 0
+
+
+def test_an_mp4_without_imageio_is_a_usage_error(run_with_characters, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(animate.importlib.util, 'find_spec', lambda name: None)
+    with pytest.raises(SystemExit) as exit:
+        animate.main([str(run_with_characters), '--timeline', str(write_timeline(tmp_path / 'talk.json')),
+                      '--out', str(tmp_path / 'talk.mp4')])
+    assert exit.value.code == 2 and 'pip install imageio imageio-ffmpeg' in capsys.readouterr().err
+    assert not (tmp_path / 'talk.mp4').exists()

@@ -7,7 +7,7 @@ import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ('common', 'scores', 'data', 'segmentation', 'property_score_cnn', 'stylegan', 'base_training',
-            'vectorfind', 'finetune_v5', 'judge')
+            'vectorfind', 'finetune_v5', 'characters', 'judge')
 LIBRARY = PACKAGES + ('benchmarks',)
 NOT_LIBRARY = {'tests', 'run_stylegan_vectorfind_v6', 'run_stylegan_finetune_v5', 'linear_scores',
                'random_world'}

@@ -20,7 +20,7 @@ from test_layout import REPO, imported_modules, python_files
 KILL_AT = os.path.join(REPO, 'tests', 'kill_at.py')
 # Packages that fit, hold, train or select steering directions, or that they build on.
 STEERING_SIDE = ('vectorfind', 'finetune_v5', 'property_score_cnn', 'stylegan', 'base_training',
-                 'segmentation', 'common', 'data')
+                 'segmentation', 'common', 'data', 'characters')
 
 
 def world_faces(n, seed=13):
