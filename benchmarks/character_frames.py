@@ -63,7 +63,7 @@ def published_character(device):
     cast = Cast(Steering(generator, directions, space, device=device), PropertyScoreCNN(), np.ones(len(PROPERTY_NAMES)), None)
     code = rng.standard_normal(generator.z_dim + generator.label_dim).astype(np.float32)
     stored = CharacterFile(code, np.zeros(dim, np.float32), ALL_SAMPLES, -1, unit(STEERED), unit(len(UNSTEERED)),
-                           np.zeros((len(PROPERTY_NAMES), len(UNSTEERED))), np.linspace(-1, 1, SWEEP_POINTS),
+                           np.linspace(-1, 1, SWEEP_POINTS),
                            np.cumsum(np.ones((STEERED, SWEEP_POINTS, len(PROPERTY_NAMES))), axis=1),
                            np.array([[-1.0, 1.0]] * STEERED),
                            rng.uniform(-1, 1, (LATTICE,) * STEERED + (UNKNOWNS,)))
@@ -75,6 +75,7 @@ def main(argv=None):
     parser.add_argument('--run', help='a VectorFind-v6 run folder with characters')
     parser.add_argument('--published', action='store_true', help='the published 256 px shapes, stand-in weights')
     parser.add_argument('--timeline', default=in_repo('characters', 'talk.json'))
+    parser.add_argument('--frames', type=int, help='the first this many frames of the timeline (default: all)')
     parser.add_argument('--batch-size', type=int, nargs='+', default=[1, 8, 16, 32])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -83,7 +84,7 @@ def main(argv=None):
     if bool(args.run) == args.published:
         parser.error('name a --run, or ask for --published')
     torch.set_grad_enabled(False)
-    values = read_timeline(args.timeline).values()
+    values = read_timeline(args.timeline).values()[:args.frames]
     base = {'date': date.today().isoformat(), 'device': args.device, 'machine': device_name(args.device),
             'threads': torch.get_num_threads(), 'frames': len(values)}
     rows = []

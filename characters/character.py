@@ -15,8 +15,7 @@ What is cached per character, once (`build`, seconds on the CPU):
 * `basis` [3, dim]: the run's fitted directions, each turned by `TURN` toward the steepest rise
   of its own score at her face and cleared of the unsteered scores' gradients there (the run's
   own local hold clears all six other scores; here the solve sets the steered three itself);
-* `corrections` [4, dim]: the unsteered scores' gradients cleared of the steered ones', and
-  `response` [7, 4], every score's change per unit of each;
+* `corrections` [4, dim]: the unsteered scores' gradients cleared of the steered ones';
 * `curves` [3, K, 7]: the CNN's seven scores along each direction alone, at the `K` weights of
   `sweep`; `reach` [3, 2]: per property the lowest and highest value along its own direction
   while its curve rises and the unsteered scores drift less than `CORRECTABLE` spreads;
@@ -24,10 +23,10 @@ What is cached per character, once (`build`, seconds on the CPU):
   requested values spanning her reach, solved with the CNN (below).
 
 A solve (`render_many`) starts from the lattice's interpolation and corrects all seven numbers
-with the CNN's reading of the faces (Broyden's method: the Jacobian guessed from the curves and
-`response`, then updated from each step's observed change) until the steered scores are met
-within `TOLERANCE` spreads and the unsteered ones held within `TOLERANCE`, or `STEPS` are spent;
-it keeps each face's best step. A value further outside her reach than `TOLERANCE` is an error
+with the CNN's reading of the faces (Levenberg-Marquardt, its Jacobian measured by moving each
+face along each of the seven, then updated from each step's observed change as Broyden's method
+does) until the steered scores are met within `TOLERANCE` spreads and the unsteered ones held
+within `HOLD_TOLERANCE`, or `STEPS` are spent. A value further outside her reach than `TOLERANCE` is an error
 there: it is not a face she can make. `frames` clamps to the reach instead (an animation should
 not stop for one frame) and takes the lattice's interpolation as it is: no CNN, no Jacobian.
 """
@@ -74,7 +73,6 @@ class CharacterFile:
     case: int                # the run's test case she was picked from (-1: not a tested code)
     basis: np.ndarray        # [3, dim]: eyes, mouth, pose
     corrections: np.ndarray  # [4, dim]
-    response: np.ndarray     # [7, 4]: every score's change per unit of each correction
     sweep: np.ndarray        # [K] weights
     curves: np.ndarray       # [3, K, 7] CNN scores along each direction alone
     reach: np.ndarray        # [3, 2] z-scores
@@ -223,16 +221,6 @@ class Character:
         """Moves [N, dim] of the correction amounts in `unknowns` [N, 7]."""
         return np.asarray(unknowns, dtype=np.float64)[:, STEERED:] @ self.stored.corrections
 
-    def predict(self, weights):
-        """Scores [N, 7] the curves predict for weights [N, 3] without corrections: each edit's
-        change of every score from her unedited face, added."""
-        weights = np.asarray(weights, dtype=np.float64)
-        sweep, curves = self.stored.sweep, self.stored.curves
-        total = -(STEERED - 1) * np.repeat(self.neutral[None], len(weights), axis=0)
-        for k in range(STEERED):
-            total += np.stack([np.interp(weights[:, k], sweep, curves[k][:, j]) for j in range(len(PROPERTY_NAMES))], 1)
-        return total
-
     def measured_jacobian(self, targets, unknowns, residual, batch_size):
         """[N, 7, 7]: d residual / d unknowns at `unknowns` [N, 7], measured: each face moved by
         PROBE along each unknown in turn and read by the CNN."""
@@ -292,7 +280,7 @@ class Character:
 
 
 def held_basis(editor, cnn, code, fitted):
-    """(basis [3, dim], corrections [4, dim], response [7, 4]) of `code` at its unedited face:
+    """(basis [3, dim], corrections [4, dim]) of `code` at its unedited face:
     each fitted direction turned by TURN toward its own score's rise and cleared of the
     unsteered scores' gradients; the corrections, those gradients cleared of the steered ones'."""
     basis = []
@@ -305,7 +293,7 @@ def held_basis(editor, cnn, code, fitted):
     shift = shift_jacobian(editor, cnn, code, basis)
     corrections = without(shift[CORE_COLUMNS], shift[UNSTEERED_COLUMNS])
     corrections /= np.linalg.norm(corrections, axis=1, keepdims=True)
-    return basis, corrections.astype(np.float32), shift @ corrections.T
+    return basis, corrections.astype(np.float32)
 
 
 def build(cast, code, case=-1, group=None, batch_size=16):
@@ -316,10 +304,10 @@ def build(cast, code, case=-1, group=None, batch_size=16):
     fitted = np.stack([steering.directions[prop, group] for prop in CORE_PROPERTIES]).astype(np.float32)
     sweep = np.linspace(-SPAN, SPAN, SWEEP_POINTS)
     with inference_precision(cast.device, cast.precision):
-        basis, corrections, response = held_basis(cast.editor, cast.cnn, code, fitted)
+        basis, corrections = held_basis(cast.editor, cast.cnn, code, fitted)
         with torch.inference_mode():
             w = mapped(steering.generator, code[None], cast.device)[0].float().cpu().numpy()
-    stored = CharacterFile(code, w, group, case, basis, corrections, response, sweep,
+    stored = CharacterFile(code, w, group, case, basis, corrections, sweep,
                            curves=np.zeros((STEERED, len(sweep), len(PROPERTY_NAMES))),
                            reach=np.zeros((STEERED, 2)), lattice=np.zeros((LATTICE,) * STEERED + (UNKNOWNS,)))
     for k in range(STEERED):
