@@ -46,10 +46,19 @@ def grid_targets(percentiles):
                      for i in range(3) for j in range(3) for k in range(3)])
 
 
-def generator_percentiles(cast, run):
+def sample_scores(cast, run):
+    """The CNN's eyes, mouth and pose scores [n, 3] of the run's own generated samples."""
     config = cast.steering.record
-    scores = np.concatenate([chunk for _, chunk in iter_chunks(run, config['n'], config['chunk_size'])])
-    return np.percentile(scores[:, CORE_COLUMNS], (10, 50, 90), axis=0)
+    return np.concatenate([chunk for _, chunk in iter_chunks(run, config['n'], config['chunk_size'])])[:, CORE_COLUMNS]
+
+
+def reached_by_samples(samples, percentiles, spread):
+    """Per property, the share of the generator's own faces at or below the grid's lowest value,
+    and at or above its highest, within MET spreads: how often the generator makes them at all."""
+    low, high = percentiles[0] + MET * spread, percentiles[-1] - MET * spread
+    return pd.DataFrame({'at or below the lowest': (samples <= low).mean(axis=0),
+                         'at or above the highest': (samples >= high).mean(axis=0)},
+                        index=list(CORE_PROPERTIES)).round(4)
 
 
 def code_row(cast, judge, code, targets, index):
@@ -102,7 +111,8 @@ def main(argv=None):
     out = args.out or os.path.join(args.run, 'characters', f'yield_{args.grid}.csv')
     cast = Cast.from_run(args.run, args.device)
     judge = Judge(load_world_reader(READER, args.device), readable_identity(READER))
-    percentiles = cast.percentiles() if args.grid == 'world' else generator_percentiles(cast, args.run)
+    samples = sample_scores(cast, args.run)
+    percentiles = cast.percentiles() if args.grid == 'world' else np.percentile(samples, (10, 50, 90), axis=0)
     targets = grid_targets(percentiles)
     codes = draw_codes(args.codes, cast.steering.code_dim, args.seed, PURPOSE, 0)
     done = pd.read_csv(out) if os.path.exists(out) else pd.DataFrame({'code': []})
@@ -114,6 +124,8 @@ def main(argv=None):
         row.to_csv(out, mode='a', header=not os.path.exists(out), index=False)  # a row is one write
     print(f'grid ({args.grid} percentiles 10/50/90, eyes / mouth / pose):')
     print(pd.DataFrame(percentiles, index=['p10', 'p50', 'p90'], columns=CORE_PROPERTIES).round(3))
+    print('the run\'s own samples that reach the grid\'s ends:')
+    print(reached_by_samples(samples, percentiles, cast.spread[CORE_COLUMNS]))
     print(summary(pd.read_csv(out).head(args.codes)).to_string())
 
 

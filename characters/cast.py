@@ -95,10 +95,10 @@ class Cast:
 
     def character(self, k):
         """The run's character k, as `python -m characters.cast` picked it."""
-        if self.out_dir is None or not os.path.isdir(os.path.join(self.out_dir, FOLDER)):
+        count = len(glob.glob(os.path.join(self.out_dir or '', FOLDER, 'character_*.npz')))
+        if not count:
             raise FileNotFoundError(f'{self.out_dir} has no characters: pick them first with'
                                     f' `python -m characters.cast {self.out_dir}`')
-        count = len(glob.glob(os.path.join(self.out_dir, FOLDER, 'character_*.npz')))
         if not 0 <= k < count:
             raise ValueError(f'character {k} does not exist: {self.out_dir}/{FOLDER} holds'
                              f' characters 0 to {count - 1}')
