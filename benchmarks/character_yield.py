@@ -18,21 +18,26 @@ highest request (in spreads over world faces), and identity drift (root mean squ
 readable identity factors of each face's change from her own face, in their spreads).
 
 Writes --out (one row per code, appended as each code finishes, so that a stopped run resumes)
-and prints the summary.
+and beside it _coverage.png (the run's generated faces against the world's, per property, the
+grid's values marked), and prints the summary.
 """
 import argparse
 import os
 
 import numpy as np
 import pandas as pd
+# The object-oriented Figure renders PNGs with the Agg canvas and never touches a display.
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from characters.cast import Cast
 from characters.character import UNSTEERED_COLUMNS
+from common.files import atomic_write
 from common.paths import in_repo
 from judge.reader import load_world_reader
 from judge.report import READER, Judge, readable_identity
 from scores.properties import CORE_COLUMNS, CORE_PROPERTIES
+from scores.table import read_score_table
 from vectorfind.latents import draw_codes
 from vectorfind.sampling import iter_chunks
 
@@ -87,6 +92,24 @@ def code_row(cast, judge, code, targets, index):
     return row
 
 
+def plot_coverage(samples, table_scores, percentiles, path):
+    """Per property, the run's generated faces against the world's faces, the grid's values marked."""
+    figure = Figure(figsize=(12, 3.2))
+    for k, prop in enumerate(CORE_PROPERTIES):
+        ax = figure.add_subplot(1, len(CORE_PROPERTIES), k + 1)
+        bins = np.linspace(min(samples[:, k].min(), table_scores[:, k].min()),
+                           max(samples[:, k].max(), table_scores[:, k].max()), 50)
+        ax.hist(table_scores[:, k], bins, density=True, alpha=0.5, label='world faces')
+        ax.hist(samples[:, k], bins, density=True, alpha=0.5, label='generated faces')
+        for value in percentiles[:, k]:
+            ax.axvline(value, color='k', lw=1, ls='--')
+        ax.set_title(f'{prop} (CNN z-score)')
+    figure.axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    with atomic_write(path) as tmp:
+        figure.savefig(tmp, dpi=100)
+
+
 def summary(table):
     rows = {'codes': len(table), 'yield (all 27 met)': table.all_met.mean(),
             'requests met (share)': table.requests_met.mean() / 27,
@@ -124,6 +147,9 @@ def main(argv=None):
         row.to_csv(out, mode='a', header=not os.path.exists(out), index=False)  # a row is one write
     print(f'grid ({args.grid} percentiles 10/50/90, eyes / mouth / pose):')
     print(pd.DataFrame(percentiles, index=['p10', 'p50', 'p90'], columns=CORE_PROPERTIES).round(3))
+    table_scores = read_score_table(cast.table_path, check_images=False)[
+        [f'{prop}_score' for prop in CORE_PROPERTIES]].to_numpy()
+    plot_coverage(samples, table_scores, percentiles, os.path.splitext(out)[0] + '_coverage.png')
     print('the run\'s own samples that reach the grid\'s ends:')
     print(reached_by_samples(samples, percentiles, cast.spread[CORE_COLUMNS]))
     print(summary(pd.read_csv(out).head(args.codes)).to_string())
