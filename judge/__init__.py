@@ -13,5 +13,7 @@ them, so nothing that fits, holds, trains or selects steering directions imports
 
 Modules: `factors` (the factor groups, their encodings and spreads, defined once), `views` (the
 image the reader sees), `faces` (rendered training faces, cached in blocks), `reader` (the model
-and its file), `train` and `evaluate` (the commands).
+and its file), `train` and `evaluate` (the commands), `figures` (the judged figures of edits, their
+references and tables), `report` (a finished run judged, `python -m judge.report RUN`: VectorFind
+there, FineTune-v5 in `finetune_report`).
 """
