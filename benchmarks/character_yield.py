@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from characters.cast import Cast
-from characters.character import UNSTEERED_COLUMNS
+from characters.character import TOLERANCE, UNSTEERED_COLUMNS
 from common.files import atomic_write
 from common.paths import in_repo
 from judge.reader import load_world_reader
@@ -110,12 +110,16 @@ def plot_coverage(samples, table_scores, percentiles, path):
         figure.savefig(tmp, dpi=100)
 
 
-def summary(table):
+def summary(table, percentiles, spread):
+    """The figures over codes; `percentiles` [3, 3] the grid's, `spread` [3] the steered scores'."""
     rows = {'codes': len(table), 'yield (all 27 met)': table.all_met.mean(),
             'requests met (share)': table.requests_met.mean() / 27,
             'codes whose reach covers the grid': table.within_reach.mean(),
             'identity drift, median (spreads)': table.identity_drift_median.median()}
-    for prop in CORE_PROPERTIES:
+    for k, prop in enumerate(CORE_PROPERTIES):
+        low, high, margin = percentiles[0, k], percentiles[-1, k], TOLERANCE * spread[k]  # as outside_reach
+        rows[f'{prop}: reach covers the grid (share of codes)'] = (
+            (table[f'{prop}_reach_low'] <= low + margin) & (table[f'{prop}_reach_high'] >= high - margin)).mean()
         rows[f'{prop}: CNN miss, median (spreads)'] = table[f'{prop}_cnn_miss_median'].median()
         rows[f'{prop}: judged corr, mean'] = table[f'{prop}_judged_corr'].mean()
         rows[f'{prop}: judged change 10th to 90th, median (spreads)'] = table[f'{prop}_judged_change'].median()
@@ -152,7 +156,7 @@ def main(argv=None):
     plot_coverage(samples, table_scores, percentiles, os.path.splitext(out)[0] + '_coverage.png')
     print('the run\'s own samples that reach the grid\'s ends:')
     print(reached_by_samples(samples, percentiles, cast.spread[CORE_COLUMNS]))
-    print(summary(pd.read_csv(out).head(args.codes)).to_string())
+    print(summary(pd.read_csv(out).head(args.codes), percentiles, cast.spread[CORE_COLUMNS]).to_string())
 
 
 if __name__ == '__main__':

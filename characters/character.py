@@ -156,6 +156,10 @@ class Character:
                                       TOLERANCE * cast.spread[column])
             self.spans.append((first, last))
             self.own_curves.append(rising_envelope(curves[k][first:last + 1, column], centre - first))
+        # what the lattice's solves added to the curves read backwards, at its nodes: the frames'
+        # interpolation reads it every batch
+        grid = np.stack(np.meshgrid(*self.nodes(), indexing='ij'), -1).reshape(-1, STEERED)
+        self.added = (stored.lattice.reshape(-1, UNKNOWNS) - self.separate(grid)).reshape(stored.lattice.shape)
 
     @property
     def reach(self):
@@ -189,14 +193,12 @@ class Character:
         to that at its nodes, interpolated linearly along each property. The curves carry each
         edit's own bend, the lattice how the edits and corrections meet."""
         targets, nodes = self.clamped(targets), self.nodes()
-        grid = np.stack(np.meshgrid(*nodes, indexing='ij'), -1).reshape(-1, STEERED)
-        added = (self.stored.lattice.reshape(-1, UNKNOWNS) - self.separate(grid)).reshape(self.stored.lattice.shape)
         found = [lattice_weights(targets[:, k], nodes[k]) for k in range(STEERED)]
         unknowns = self.separate(targets)
         for corner in np.ndindex(*(2,) * STEERED):
             index = tuple(lower + side for (lower, _), side in zip(found, corner))
             share = np.prod([fraction if side else 1 - fraction for (_, fraction), side in zip(found, corner)], axis=0)
-            unknowns += share[:, None] * added[index]
+            unknowns += share[:, None] * self.added[index]
         return unknowns
 
     def frames(self, targets, batch_size=16):
@@ -310,10 +312,11 @@ def build(cast, code, case=-1, group=None, batch_size=16):
     stored = CharacterFile(code, w, group, case, basis, corrections, sweep,
                            curves=np.zeros((STEERED, len(sweep), len(PROPERTY_NAMES))),
                            reach=np.zeros((STEERED, 2)), lattice=np.zeros((LATTICE,) * STEERED + (UNKNOWNS,)))
+    sweeping = Character(stored, cast)  # her directions and corrections, before any curve
     for k in range(STEERED):
         unknowns = np.zeros((len(sweep), UNKNOWNS))
         unknowns[:, k] = sweep
-        stored.curves[k] = cast.scored(Character(stored, cast), unknowns, batch_size)[1]
+        stored.curves[k] = cast.scored(sweeping, unknowns, batch_size)[1]
     character = Character(stored, cast)
     stored.reach = np.array([[own[0], own[-1]] for own in character.own_curves])
     targets = np.stack(np.meshgrid(*character.nodes(), indexing='ij'), -1).reshape(-1, STEERED)
@@ -322,4 +325,4 @@ def build(cast, code, case=-1, group=None, batch_size=16):
     at_rest = character.residual(own_face, character.neutral[None])
     jacobian = character.measured_jacobian(own_face, np.zeros((1, UNKNOWNS)), at_rest, batch_size)[0]
     stored.lattice = character.solve(targets, character.separate(targets), batch_size, jacobian)[2].reshape(stored.lattice.shape)
-    return character
+    return Character(stored, cast)
